@@ -1,0 +1,3 @@
+from srkd.cli import main
+
+main(prog_name="srkd")

@@ -1,0 +1,39 @@
+"""The ``srkd`` command line. Every SrkdError becomes one line on stderr and exit code 1."""
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from srkd import __version__
+from srkd.errors import SrkdError
+
+
+class SrkdGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except SrkdError as exc:
+            click.echo(f"srkd: error: {exc}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=SrkdGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="srkd")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(verbose: int) -> None:
+    """srkd: distil super-resolution networks into small, fast, deployable ones."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _register() -> None:
+    from srkd.cli import eval as eval_cmd
+    from srkd.cli import inspect as inspect_cmd
+
+    main.add_command(eval_cmd.command, "eval")
+    main.add_command(inspect_cmd.command, "inspect")
+
+
+_register()

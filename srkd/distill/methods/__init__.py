@@ -1,0 +1,1 @@
+"""srkd.distill.methods."""

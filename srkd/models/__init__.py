@@ -1,0 +1,80 @@
+"""Architectures, their registry, descriptors and checkpoint I/O."""
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from torch import nn
+
+from srkd.errors import ConfigError
+from srkd.models.bicubic import Bicubic
+from srkd.models.edsr import EDSR
+from srkd.models.spec import ModelSpec, SizeReq
+from srkd.registry import Registry
+
+ARCHS: Registry[type[nn.Module]] = Registry("architecture")
+ARCHS.add("edsr", EDSR)
+ARCHS.add("bicubic", Bicubic)
+
+
+def build_model(arch: str, hparams: dict[str, Any]) -> nn.Module:
+    """Instantiate ``arch`` with keyword hyperparameters; unknown names are errors."""
+    cls = ARCHS.get(arch)
+    params = inspect.signature(cls.__init__).parameters
+    unknown = sorted(set(hparams) - set(params) - {"self"})
+    if unknown:
+        allowed = ", ".join(n for n in params if n != "self")
+        raise ConfigError(f"{arch}: unknown hyperparameter(s) {', '.join(unknown)}; accepted: {allowed}")
+    return cls(**hparams)
+
+
+def _coerce(value: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        if value.lower() in ("1", "true", "yes"):
+            return True
+        if value.lower() in ("0", "false", "no"):
+            return False
+        raise ValueError(value)
+    if isinstance(default, (tuple, list)):
+        return [type(default[0])(v) for v in value.split("/")]
+    if default is None:
+        return value
+    return type(default)(value)
+
+
+def parse_arch_string(text: str, *, scale: int | None = None) -> tuple[str, dict[str, Any]]:
+    """``"edsr:n_feats=32,n_blocks=8"`` -> ("edsr", {...}); values typed by the constructor's defaults."""
+    arch, _, rest = text.partition(":")
+    cls = ARCHS.get(arch)
+    params = inspect.signature(cls.__init__).parameters
+    hparams: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        key = key.strip()
+        if not eq or key not in params or key == "self":
+            allowed = ", ".join(n for n in params if n != "self")
+            raise ConfigError(f"{text!r}: bad hyperparameter {item!r}; expected key=value with key in: {allowed}")
+        try:
+            hparams[key] = _coerce(value.strip(), params[key].default)
+        except ValueError:
+            raise ConfigError(f"{text!r}: {key}={value!r} is not a valid {type(params[key].default).__name__}") from None
+    if scale is not None:
+        hparams.setdefault("scale", scale)
+    return arch.lower(), hparams
+
+
+def describe(model: nn.Module) -> ModelSpec:
+    """The descriptor of a native srkd model."""
+    hp = dict(model.hparams)
+    return ModelSpec(
+        arch=model.arch,
+        hparams=hp,
+        scale=int(hp["scale"]),
+        in_channels=int(hp.get("in_channels", 3)),
+        out_channels=int(hp.get("out_channels", 3)),
+        value_range=(0.0, 1.0),
+        size_req=getattr(model, "size_req", SizeReq()),
+    )
+
+
+__all__ = ["ARCHS", "build_model", "parse_arch_string", "describe", "ModelSpec", "SizeReq", "EDSR", "Bicubic"]

@@ -1,0 +1,99 @@
+"""Checkpoint I/O: srkd safetensors (weights + metadata), BasicSR/official ``.pth``; never executes code."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+from torch import nn
+
+from srkd.errors import CheckpointError
+from srkd.fsutil import atomic_save
+from srkd.models import build_model, describe
+from srkd.models.keymaps import detect
+from srkd.models.spec import ModelSpec
+
+log = logging.getLogger(__name__)
+META_KEY = "srkd"
+
+
+def save_model(
+    path: str | os.PathLike, model: nn.Module, *, provenance: dict[str, Any] | None = None,
+    weights: str = "ema", state_dict: dict[str, torch.Tensor] | None = None,
+) -> None:
+    """Write ``model`` (or ``state_dict`` for it) as safetensors with the ``srkd`` metadata, atomically."""
+    meta = describe(model).to_dict()
+    meta["weights"] = weights
+    meta["provenance"] = dict(provenance or {})
+    sd = state_dict if state_dict is not None else model.state_dict()
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in sd.items()}
+    atomic_save(path, lambda tmp: save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)}))
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``srkd`` metadata of a safetensors file; CheckpointError when missing."""
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
+    if META_KEY not in meta:
+        raise CheckpointError(f"{path}: safetensors file without srkd metadata (expected key {META_KEY!r})")
+    return json.loads(meta[META_KEY])
+
+
+def _load_state(model: nn.Module, sd: dict[str, torch.Tensor], path: Path) -> None:
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        raise CheckpointError(f"{path}: weights do not fit {model.arch}: {' '.join(first[:3])[:300]}") from None
+
+
+def _foreign_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    if path.suffix == ".safetensors":
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError) as exc:
+            raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle errors come in many types
+        msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a loadable PyTorch checkpoint ({msg})") from None
+    if isinstance(obj, dict):
+        for key in ("params_ema", "params", "state_dict", "model"):
+            if key in obj and isinstance(obj[key], dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"{path}: expected a state dict (optionally under params_ema/params), got {type(obj).__name__}")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def load_model(path: str | os.PathLike, *, hparams: dict[str, Any] | None = None) -> tuple[nn.Module, ModelSpec]:
+    """Load a model from an srkd safetensors file or a foreign checkpoint; returns (model in eval mode, spec)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    if path.suffix == ".safetensors":
+        try:
+            meta = read_metadata(path)
+        except CheckpointError:
+            meta = None
+        if meta is not None:
+            spec = ModelSpec.from_dict(meta)
+            model = build_model(spec.arch, {**spec.hparams, **(hparams or {})})
+            _load_state(model, load_file(str(path)), path)
+            return model.eval(), describe(model)
+    arch, hp, sd = detect(_foreign_state_dict(path))
+    hp.update(hparams or {})
+    log.info("%s: recognised %s layout, hparams %s", path, arch, hp)
+    model = build_model(arch, hp)
+    _load_state(model, sd, path)
+    return model.eval(), describe(model)

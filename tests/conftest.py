@@ -1,0 +1,47 @@
+"""Shared fixtures: the ../shared folder, real sample photos, and running the CLI as a subprocess."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path | None:
+    path = Path(os.environ.get("SRKD_SHARED", REPO.parent / "shared"))
+    return path if (path / "data").is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """``<repo>/../shared`` (or $SRKD_SHARED); skips the test when it is absent."""
+    path = shared_dir()
+    if path is None:
+        pytest.skip("needs ../shared (real benchmark images and weights); set SRKD_SHARED to point at it")
+    return path
+
+
+@pytest.fixture(scope="session")
+def set5(shared: Path) -> Path:
+    return shared / "data" / "bench" / "Set5"
+
+
+@pytest.fixture(scope="session")
+def photo() -> np.ndarray:
+    """A real RGB photo from scikit-image's wheel (astronaut, 512x512 uint8)."""
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut())
+
+
+def run_srkd(*args: str, cwd: str | Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the real ``srkd`` CLI in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "srkd", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
