@@ -1,1 +1,11 @@
-"""srkd.distill.methods."""
+"""KD methods, registered by hand."""
+from srkd.distill.methods.base import Method
+from srkd.distill.methods.kd import KD
+from srkd.distill.methods.scratch import Scratch
+from srkd.registry import Registry
+
+METHODS: Registry[type[Method]] = Registry("distillation method")
+METHODS.add("scratch", Scratch)
+METHODS.add("kd", KD)
+
+__all__ = ["METHODS", "Method"]

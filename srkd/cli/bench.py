@@ -1,0 +1,86 @@
+"""``srkd bench``."""
+from __future__ import annotations
+
+import json
+
+import click
+
+
+def parse_sizes(ctx: click.Context | None, param: click.Parameter | None, value: str) -> tuple[int, ...]:
+    """Click callback: ``"64,128,256"`` -> (64, 128, 256); an empty string -> ()."""
+    try:
+        sizes = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: expected comma-separated integers, e.g. 64,128,256") from None
+    if any(s < 1 for s in sizes):
+        raise click.BadParameter(f"{value!r}: sizes must be positive")
+    return sizes
+
+
+def host_line(host: dict) -> str:
+    """``CPU: ... (N logical), torch threads T[, GPU: ...]`` for a host_info() dict."""
+    line = f"CPU: {host['cpu']} ({host['logical_cpus']} logical), torch threads {host['torch_threads']}"
+    return line + (f", GPU: {host['gpu']}" if host.get("gpu") else "")
+
+
+def latency_rows(results: list[dict]) -> list[str]:
+    """Table lines for result dicts with backend, precision, threads, size, p50/p95/p99 and MP/s."""
+    lines = [f"{'backend':<12} {'prec':<5} {'thr':>3} {'size':>5} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'MP/s':>8}"]
+    for r in results:
+        lines.append(f"{r['backend']:<12} {r['precision']:<5} {r['threads']:>3} {r['size']:>5} {r['p50_ms']:>9.2f} "
+                     f"{r['p95_ms']:>9.2f} {r['p99_ms']:>9.2f} {r['mp_per_s']:>8.3f}")
+    return lines
+
+
+@click.command()
+@click.argument("bundle", type=click.Path(file_okay=False))
+@click.option("--sizes", default="64,128,256", show_default=True, callback=parse_sizes,
+              help="Square LR input sizes in pixels, comma-separated.")
+@click.option("--runs", type=click.IntRange(1), default=20, show_default=True, help="Timed runs per size.")
+@click.option("--warmup", type=click.IntRange(0), default=3, show_default=True, help="Untimed runs per size first.")
+@click.option("--batch", type=click.IntRange(1), default=1, show_default=True, help="Images per call.")
+@click.option("--backend", type=click.Choice(["all", "torch", "onnxruntime"]), default="all", show_default=True,
+              help="Which artifacts to time.")
+@click.option("--threads", type=click.IntRange(1), default=None,
+              help="CPU threads for torch and ONNX Runtime (default: their own defaults).")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
+              help="Where torch (and ONNX Runtime, with onnxruntime-gpu) run.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
+              help="Also write the results as JSON here ('-' for stdout only).")
+def command(bundle: str, sizes: tuple[int, ...], runs: int, warmup: int, batch: int, backend: str,
+            threads: int | None, device: str, json_out: str | None) -> None:
+    """Latency of the artifacts of BUNDLE: p50/p95/p99 ms and output megapixels/s per input size
+    (warm-up excluded), with the CPU model and thread count the numbers were taken with."""
+    import torch
+
+    from srkd.export.bundle import load_bundle
+    from srkd.export.latency import host_info, measure_latency
+    from srkd.export.manifest import json_safe
+    from srkd.fsutil import atomic_write_text
+
+    if threads:
+        torch.set_num_threads(threads)
+    if not sizes:
+        raise click.BadParameter("give at least one size", param_hint="--sizes")
+    loaded = load_bundle(bundle)
+    entries = [a for a in loaded.artifacts if backend in ("all", a["backend"])]
+    results = []
+    host = {k: v for k, v in host_info().items() if k != "threads"}  # per-backend threads go with each row
+    for entry in entries:
+        with loaded.runner(entry, device=device, threads=threads) as runner:
+            lat = measure_latency(runner, sizes=sizes, runs=runs, warmup=warmup, batch=batch)
+        host = {**host, **{k: v for k, v in lat.host.items() if v is not None and k != "threads"}}
+        for row in lat.sizes:
+            results.append({"file": entry["file"], "backend": entry["backend"], "precision": entry["precision"],
+                            "threads": lat.host["threads"], **row.to_dict()})
+    payload = {"bundle": str(bundle), "model": {k: loaded.manifest["model"].get(k) for k in ("arch", "scale", "hparams")},
+               "host": host, "results": results}
+    text = json.dumps(json_safe(payload), indent=2)
+    if json_out == "-":
+        click.echo(text)
+        return
+    click.echo(f"{bundle}: {loaded.spec.arch} x{loaded.spec.scale}; {host_line(host)}")
+    for line in latency_rows(results):
+        click.echo("  " + line)
+    if json_out:
+        atomic_write_text(json_out, text + "\n")

@@ -1,0 +1,68 @@
+"""``srkd check``."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from srkd.cli.bench import parse_sizes
+
+
+def _db(value: float | None) -> str:
+    if value is None or value == float("inf"):
+        return "identical"
+    return f"{value:.2f} dB"
+
+
+def parity_rows(items: list[tuple[str, dict]]) -> list[str]:
+    """Table lines for (file, ParityResult.to_dict()) pairs."""
+    lines = [f"{'artifact':<22} {'backend:prec':<17} {'vs torch fp32':>13} {'vs HR':>8} {'max|diff|':>9} {'NaN':>4}  result"]
+    for file, p in items:
+        hr = f"{p['psnr_vs_hr']:.3f}" if p["psnr_vs_hr"] is not None else "nan"
+        max_abs = f"{p['max_abs']:.2g}" if p["max_abs"] is not None else "nan"
+        lines.append(f"{file:<22} {p['name']:<17} {_db(p['psnr_vs_ref']):>13} {hr:>8} {max_abs:>9} "
+                     f"{p['nan_count']:>4}  {'ok' if p['passed'] else 'FAIL (' + p['criterion'] + ')'}")
+    return lines
+
+
+@click.command()
+@click.argument("bundle", type=click.Path(file_okay=False))
+@click.option("--data", default=None, help="Folder of real HR images (or DIR/HR); default: scikit-image sample photos.")
+@click.option("--images", type=click.IntRange(1), default=5, show_default=True, help="Use the first N images.")
+@click.option("--crop", type=click.IntRange(0), default=256, show_default=True,
+              help="Center-crop HR images to this many pixels (0: full images).")
+@click.option("--sizes", default="64,128", show_default=True, callback=parse_sizes,
+              help="LR sizes for the latency part, comma-separated ('' skips it).")
+@click.option("--runs", type=click.IntRange(1), default=10, show_default=True, help="Timed runs per size.")
+@click.option("--threads", type=click.IntRange(1), default=None, help="ONNX Runtime intra-op threads.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the figures as JSON here.")
+def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[int, ...], runs: int,
+            threads: int | None, json_out: str | None) -> None:
+    """Re-check every artifact of BUNDLE on real images: file hashes, parity against the torch fp32
+    student (thresholds of the manifest's precision) and latency. Exits 1 if any artifact fails."""
+    from srkd.cli.bench import host_line, latency_rows
+    from srkd.errors import ParityError
+    from srkd.export.check import check_bundle
+    from srkd.export.manifest import json_safe
+    from srkd.fsutil import atomic_write_text
+
+    checks = check_bundle(bundle, data=data, images=images, crop=crop or None, sizes=sizes, runs=runs, threads=threads)
+    first = checks[0].parity
+    click.echo(f"{bundle}: parity on {first.images} real images ({data or 'scikit-image sample photos'}"
+               f"{f', crop {crop}' if crop else ''})")
+    for line in parity_rows([(c.entry["file"], c.parity.to_dict()) for c in checks]):
+        click.echo("  " + line)
+    timed = [c for c in checks if c.latency]
+    if timed:
+        click.echo(f"latency; {host_line(timed[0].latency.host)}")
+        rows = [{"backend": c.entry["backend"], "precision": c.entry["precision"], "threads": c.latency.host["threads"],
+                 **s.to_dict()} for c in timed for s in c.latency.sizes]
+        for line in latency_rows(rows):
+            click.echo("  " + line)
+    if json_out:
+        atomic_write_text(json_out, json.dumps(json_safe({"bundle": bundle, "artifacts": [c.to_dict() for c in checks]}), indent=2))
+    failed = [c for c in checks if not c.passed]
+    if failed:
+        raise ParityError(f"{bundle}: {len(failed)} of {len(checks)} artifacts fail parity: "
+                          + "; ".join(f"{c.entry['file']}: {c.parity.summary()}" for c in failed))
+    click.echo(f"all {len(checks)} artifacts pass")

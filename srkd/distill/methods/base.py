@@ -1,0 +1,50 @@
+"""What every KD method is: ``forward(batch) -> {"loss": ..., named parts}``."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+
+from srkd.distill.teacher import FrozenTeacher
+from srkd.errors import ConfigError
+
+C = TypeVar("C")
+
+
+def parse_method_args(cls: type[C], args: dict[str, Any], *, method: str) -> C:
+    """Build a method's config dataclass from ``method_args``; unknown keys are errors."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(args) - names)
+    if unknown:
+        raise ConfigError(f"method {method}: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    return cls(**args)
+
+
+class Method(nn.Module):
+    """Base of KD methods. Holds the student (trained), the frozen teacher, and any trainable helpers.
+
+    Trainable helpers are submodules of the method, never of the student, so exports drop them.
+    """
+
+    name = "method"
+    needs_teacher = True
+
+    def __init__(self, *, student: nn.Module, teacher: FrozenTeacher | None) -> None:
+        super().__init__()
+        self.student = student
+        self.teacher = teacher
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        raise NotImplementedError(f"{type(self).__name__} must implement forward(batch)")
+
+    def helper_parameters(self) -> list[nn.Parameter]:
+        """Trainable parameters beyond the student's (e.g. MiPKD's mixers)."""
+        student_ids = {id(p) for p in self.student.parameters()}
+        teacher_ids = {id(p) for p in self.teacher.parameters()} if self.teacher is not None else set()
+        return [p for p in self.parameters() if p.requires_grad and id(p) not in student_ids | teacher_ids]
+
+    def helper_state(self) -> dict[str, torch.Tensor]:
+        """State of the method's own parts (for resume), without student and teacher."""
+        return {k: v for k, v in self.state_dict().items() if not k.startswith(("student.", "teacher."))}

@@ -1,0 +1,55 @@
+"""The run folder's JSONL log and its PNG plot of loss and validation curves."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from srkd.fsutil import atomic_save
+
+
+class RunLog:
+    """Appends one JSON object per line; reads the whole history back for plots and resume."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def write(self, record: dict[str, Any]) -> None:
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def records(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut by a kill
+                continue
+        return out
+
+    def truncate_after(self, step: int) -> None:
+        """Drop records past ``step`` (written after the checkpoint a resume starts from)."""
+        keep = [r for r in self.records() if r.get("step", 0) <= step]
+        atomic_save(self.path, lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in keep)))
+
+    def plot(self, path: str | os.PathLike) -> None:
+        """Training loss and validation PSNR against step, as a PNG."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        recs = self.records()
+        train = [r for r in recs if "loss" in r]
+        val = [r for r in recs if "val_psnr" in r]
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
+        ax1.plot([r["step"] for r in train], [r["loss"] for r in train], lw=1)
+        ax1.set(xlabel="step", ylabel="loss", title="training loss", yscale="log")
+        ax2.plot([r["step"] for r in val], [r["val_psnr"] for r in val], marker="o")
+        ax2.set(xlabel="step", ylabel="PSNR (dB, Y)", title="validation PSNR (EMA)")
+        fig.tight_layout()
+        atomic_save(path, lambda tmp: fig.savefig(tmp, format="png", dpi=90))
+        plt.close(fig)

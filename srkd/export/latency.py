@@ -1,0 +1,140 @@
+"""Latency of a Runner: p50/p95/p99 milliseconds and output megapixels per second per input size.
+
+Warm-up runs are excluded. The host is recorded with the figures (CPU model, threads, GPU), since
+a latency number means nothing without the machine that produced it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import platform
+from functools import lru_cache
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from srkd.export.runners.base import Runner
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The CPU's marketing name from /proc/cpuinfo, else what ``platform`` knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.lower().startswith(("model name", "hardware", "processor\t: ")) and ":" in line:
+                    name = line.split(":", 1)[1].strip()
+                    if name and not name.isdigit():
+                        return name
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+@lru_cache(maxsize=1)
+def physical_cores() -> int:
+    """Physical cores (ONNX Runtime's default intra-op thread count), from /proc/cpuinfo when readable."""
+    try:
+        cores, phys = set(), None
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key.strip() == "physical id":
+                    phys = value.strip()
+                elif key.strip() == "core id":
+                    cores.add((phys, value.strip()))
+        if cores:
+            return len(cores)
+    except OSError:
+        pass
+    return os.cpu_count() or 1
+
+
+def _uses_cuda(runner: Runner) -> bool:
+    device = getattr(runner, "device", None)
+    if device is not None and torch.device(device).type == "cuda":
+        return True
+    session = getattr(runner, "session", None)
+    return session is not None and "CUDAExecutionProvider" in session.get_providers()
+
+
+def host_info(runner: Runner | None = None) -> dict[str, Any]:
+    """CPU model, logical CPUs, the thread count the runner's backend uses, and the GPU when it runs on one."""
+    info: dict[str, Any] = {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    if runner is not None and runner.backend == "onnxruntime":
+        info["ort_threads"] = getattr(runner, "threads", None) or physical_cores()
+        info["threads"] = info["ort_threads"]
+    else:
+        info["threads"] = info["torch_threads"]
+    info["gpu"] = torch.cuda.get_device_name() if runner is not None and _uses_cuda(runner) else None
+    return info
+
+
+@dataclasses.dataclass(kw_only=True)
+class SizeLatency:
+    """Timings of one input size (LR ``size`` x ``size``, ``batch`` images per call)."""
+
+    size: int
+    batch: int
+    runs: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    mp_per_s: float  # output megapixels per second at the median time
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(kw_only=True)
+class LatencyResult:
+    """Per-size timings of one runner plus the host they were measured on."""
+
+    name: str
+    host: dict[str, Any]
+    sizes: list[SizeLatency]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **self.host, "sizes": [s.to_dict() for s in self.sizes]}
+
+
+def _fit(size: int, runner: Runner) -> int:
+    req = runner.spec.size_req
+    size = max(size, req.minimum)
+    return size + (-size) % req.multiple_of
+
+
+def measure_latency(
+    runner: Runner, *, sizes: Sequence[int] = (64, 128, 256), runs: int = 20, warmup: int = 3, batch: int = 1,
+    seed: int = 0,
+) -> LatencyResult:
+    """Time ``runs`` calls of the active ``runner`` per square LR size after ``warmup`` untimed calls.
+
+    Sizes are rounded up to the model's size requirement. Timing is the runner's own wall time
+    per ``infer`` call (host-to-host, so GPU copies are included).
+    """
+    if runs < 1:
+        raise ValueError(f"runs must be >= 1, got {runs}")
+    rng = np.random.default_rng(seed)
+    scale, channels = runner.spec.scale, runner.spec.in_channels
+    rows = []
+    for size in sizes:
+        side = _fit(int(size), runner)
+        x = rng.random((batch, channels, side, side), dtype=np.float32)
+        runner.warmup(x, runs=warmup)
+        times = []
+        for _ in range(runs):
+            runner.infer(x)
+            times.append(runner.last_ms)
+        t = np.asarray(times, dtype=np.float64)
+        p50, p95, p99 = (float(v) for v in np.percentile(t, [50, 95, 99]))
+        out_mp = batch * (side * scale) ** 2 / 1e6
+        rows.append(SizeLatency(size=side, batch=batch, runs=runs, p50_ms=p50, p95_ms=p95, p99_ms=p99,
+                                mean_ms=float(t.mean()), mp_per_s=out_mp / (p50 / 1e3) if p50 > 0 else float("inf")))
+        log.info("latency %s %dpx: p50 %.2f ms, %.2f MP/s", runner.name, side, p50, rows[-1].mp_per_s)
+    return LatencyResult(name=runner.name, host=host_info(runner), sizes=rows)

@@ -1,0 +1,136 @@
+import json
+
+import pytest
+import torch
+
+from conftest import run_srkd
+from srkd.data.io import write_image
+from srkd.distill.config import DistillConfig, load_config
+from srkd.distill.methods import METHODS
+from srkd.distill.teacher import FrozenTeacher
+from srkd.distill.trainer import Trainer
+from srkd.errors import ConfigError
+from srkd.models import build_model
+from srkd.models.checkpoint import load_model, save_model
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """A training folder of real photos (scikit-image's), and a tiny teacher checkpoint."""
+    from skimage import data
+
+    root = tmp_path_factory.mktemp("photos")
+    for name in ("astronaut", "coffee", "chelsea", "rocket"):
+        write_image(root / "hr" / f"{name}.png", getattr(data, name)()[:192, :192])
+    torch.manual_seed(3)
+    save_model(root / "teacher.safetensors", build_model("edsr", {"scale": 2, "n_feats": 8, "n_blocks": 1}))
+    return root
+
+
+def _cfg(photos, out, **kw):
+    base = dict(student="edsr:n_feats=8,n_blocks=2", method="scratch", data=[str(photos / "hr")], scale=2,
+                steps=6, batch=2, patch=16, precision="fp32", out=str(out), val_every=100, ckpt_every=3, log_every=1,
+                threads=1)
+    base.update(kw)
+    return DistillConfig(**base)
+
+
+def test_kd_loss_composition():
+    torch.manual_seed(0)
+    student = build_model("edsr", {"scale": 2, "n_feats": 4, "n_blocks": 1})
+    teacher = FrozenTeacher(build_model("edsr", {"scale": 2, "n_feats": 4, "n_blocks": 1}))
+    method = METHODS.get("kd")(student=student, teacher=teacher, args={"lambda_pix": 0.3, "lambda_kd": 2.0})
+    batch = {"lr": torch.rand(2, 3, 8, 8), "hr": torch.rand(2, 3, 16, 16)}
+    parts = method(batch)
+    sr = student(batch["lr"])
+    pix = (sr - batch["hr"]).abs().mean()
+    kd = (sr - teacher(batch["lr"])).abs().mean()
+    torch.testing.assert_close(parts["pix"], pix)
+    torch.testing.assert_close(parts["kd"], kd)
+    torch.testing.assert_close(parts["loss"], 0.3 * pix + 2.0 * kd)
+    parts["loss"].backward()
+    assert all(p.grad is None for p in teacher.parameters())
+    assert all(p.grad is not None for p in student.parameters())
+    with pytest.raises(ConfigError, match="unknown option.*lambda_kdd"):
+        METHODS.get("kd")(student=student, teacher=teacher, args={"lambda_kdd": 1})
+
+
+def test_few_steps_reduce_the_loss_on_real_patches(photos, tmp_path):
+    result = Trainer(_cfg(photos, tmp_path / "run", steps=40, lr=1e-3, log_every=10, ckpt_every=40), progress=False).run()
+    losses = [r["loss"] for r in map(json.loads, (tmp_path / "run" / "log.jsonl").read_text().splitlines()) if "loss" in r]
+    assert result.steps == 40 and losses[-1] < 0.7 * losses[0]
+    for name in ("config.yaml", "log.jsonl", "curves.png", "student_best.safetensors", "student_last.safetensors",
+                 "resume.pt", "summary.json"):
+        assert (tmp_path / "run" / name).is_file(), name
+    model, spec = load_model(tmp_path / "run" / "student_last.safetensors")
+    assert spec.hparams["n_feats"] == 8 and spec.scale == 2
+    state = torch.load(tmp_path / "run" / "resume.pt", weights_only=True)
+    assert isinstance(state["rng"]["torch"], torch.Tensor) and state["step"] == 40
+
+
+def test_resume_continues_the_same_run_exactly(photos, tmp_path):
+    kd = dict(method="kd", teacher=str(photos / "teacher.safetensors"))
+    Trainer(_cfg(photos, tmp_path / "full", **kd), progress=False).run()
+    Trainer(_cfg(photos, tmp_path / "part", ckpt_every=2, **kd), progress=False).run(until=5)  # killed after step 5; resumes from 4
+    cfg = load_config(tmp_path / "part" / "config.yaml", overrides={})
+    Trainer(cfg, resume=True, progress=False).run()
+    full = torch.load(tmp_path / "full" / "resume.pt", weights_only=True)
+    part = torch.load(tmp_path / "part" / "resume.pt", weights_only=True)
+    assert full["step"] == part["step"] == 6
+    for k in full["student"]:
+        assert torch.equal(full["student"][k], part["student"][k]), k
+    for a, b in zip(full["optimizer"]["state"].values(), part["optimizer"]["state"].values()):
+        assert torch.equal(a["exp_avg"], b["exp_avg"]) and torch.equal(a["step"], b["step"])
+    loss = lambda run: [r["loss"] for r in map(json.loads, (tmp_path / run / "log.jsonl").read_text().splitlines()) if "loss" in r]  # noqa: E731
+    assert loss("full") == loss("part")
+
+
+def test_checkpoint_write_is_atomic(photos, tmp_path, monkeypatch):
+    trainer = Trainer(_cfg(photos, tmp_path / "run", steps=3), progress=False)
+    trainer.run()
+    before = (tmp_path / "run" / "resume.pt").read_bytes()
+    real_save = torch.save
+
+    def crash(obj, f, *a, **k):
+        real_save(obj, f, *a, **k)
+        with open(f, "r+b") as fh:  # half a file on disk, then the process "dies"
+            fh.truncate(100)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.save_checkpoint()
+    assert (tmp_path / "run" / "resume.pt").read_bytes() == before
+    assert not [p for p in (tmp_path / "run").iterdir() if p.name.startswith(".")]
+
+
+def test_config_file_and_unknown_keys(tmp_path):
+    (tmp_path / "c.yaml").write_text("steps: 12\nbatch: 3\ndata: [a]\n")
+    cfg = load_config(tmp_path / "c.yaml", overrides={"batch": 5, "lr": None})
+    assert (cfg.steps, cfg.batch, cfg.data) == (12, 5, ["a"])
+    (tmp_path / "bad.yaml").write_text("stepz: 12\n")
+    with pytest.raises(ConfigError, match="unknown config key.*stepz"):
+        load_config(tmp_path / "bad.yaml", overrides={})
+
+
+def test_cli_bad_teacher_and_bad_data(photos, tmp_path):
+    (tmp_path / "teacher.pth").write_bytes(b"garbage")
+    out = run_srkd("distill", "--teacher", tmp_path / "teacher.pth", "--data", photos / "hr", "--scale", 2,
+                   "--steps", 2, "--out", tmp_path / "r1", "--quiet")
+    assert out.returncode == 1 and out.stderr.strip().splitlines()[-1].startswith("srkd: error:") and "teacher.pth" in out.stderr
+    assert "Traceback" not in out.stderr
+    out = run_srkd("distill", "--method", "scratch", "--data", tmp_path / "nodata", "--scale", 2, "--steps", 2,
+                   "--out", tmp_path / "r2", "--quiet")
+    assert out.returncode == 1 and "nodata: no such data folder" in out.stderr and "Traceback" not in out.stderr
+    out = run_srkd("distill", "--method", "kd", "--data", photos / "hr", "--steps", 2, "--out", tmp_path / "r3")
+    assert out.returncode == 1 and "needs a teacher" in out.stderr
+
+
+def test_cli_distill_and_resume_through_subprocess(photos, tmp_path):
+    args = ["--student", "edsr:n_feats=8,n_blocks=1", "--data", photos / "hr", "--scale", 2, "--batch", 2,
+            "--patch", 16, "--ckpt-every", 2, "--quiet", "--precision", "fp32"]
+    out = run_srkd("distill", "--method", "scratch", "--steps", 2, "--out", tmp_path / "run", *args)
+    assert out.returncode == 0, out.stderr
+    out = run_srkd("distill", "--resume", tmp_path / "run", "--steps", 4, "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert torch.load(tmp_path / "run" / "resume.pt", weights_only=True)["step"] == 4
