@@ -143,6 +143,9 @@ def check_parity(
     reference's. Any non-finite value in either output fails.
     """
     precision = precision or runner.precision
+    if precision not in MIN_PSNR_VS_REF and precision != "int8":
+        raise ParityError(f"{runner.name}: no parity threshold for precision {precision!r} "
+                          f"(known: {', '.join([*MIN_PSNR_VS_REF, 'int8'])})")
     if not images:
         raise ParityError(f"{runner.name}: parity needs at least one image")
     req = reference_runner.spec.size_req
@@ -163,12 +166,9 @@ def check_parity(
     if precision == "int8":
         threshold = ref_hr - MAX_INT8_HR_DROP
         criterion, ok = f"PSNR vs HR >= {threshold:.3f} dB (fp32 - {MAX_INT8_HR_DROP})", psnr_hr >= threshold
-    elif precision in MIN_PSNR_VS_REF:
+    else:
         threshold = MIN_PSNR_VS_REF[precision]
         criterion, ok = f"PSNR vs torch fp32 >= {threshold:g} dB", worst >= threshold
-    else:
-        raise ParityError(f"{runner.name}: no parity threshold for precision {precision!r} "
-                          f"(known: {', '.join([*MIN_PSNR_VS_REF, 'int8'])})")
     result = ParityResult(
         name=runner.name, precision=precision, images=len(images), psnr_vs_ref=worst, psnr_vs_hr=psnr_hr,
         ref_psnr_vs_hr=ref_hr, max_abs=max_abs, mean_abs=sum_abs / max(count, 1), nan_count=nans,

@@ -1,20 +1,14 @@
 """Turn a model reference (bundle folder, student file, shipped name) into an inactive Runner."""
 from __future__ import annotations
 
-import importlib.util
-import json
-import logging
 import os
 from pathlib import Path
 
 from srkd.errors import BackendUnavailableError, CheckpointError, ConfigError
+from srkd.export.manifest import MANIFEST_NAME as MANIFEST
 from srkd.export.runners.base import Runner
-from srkd.models.spec import ModelSpec
-
-log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "onnxruntime")
-MANIFEST = "manifest.json"
 
 
 def resolve_device(choice: str) -> str:
@@ -61,49 +55,6 @@ def open_model(ref: str | os.PathLike, *, backend: str = "auto", device: str = "
 
 
 def _open_bundle(path: Path, *, backend: str, device: str, precision: str) -> Runner:
-    try:
-        from srkd.export.bundle import open_runner
-    except ModuleNotFoundError as exc:
-        if exc.name != "srkd.export.bundle":
-            raise
-        return _open_bundle_minimal(path, backend=backend, device=device, precision=precision)
-    import inspect
+    from srkd.export.bundle import open_runner
 
-    kwargs = {"backend": backend, "precision": precision}
-    if "device" in inspect.signature(open_runner).parameters:
-        kwargs["device"] = resolve_device(device)
-    return open_runner(path, **kwargs)
-
-
-def _open_bundle_minimal(path: Path, *, backend: str, device: str, precision: str) -> Runner:
-    """Stand-in until ``srkd.export.bundle`` exists: pick an artifact from the manifest by backend/precision."""
-    try:
-        manifest = json.loads((path / MANIFEST).read_text())
-        spec = ModelSpec.from_dict(manifest["model"])
-        artifacts = list(manifest["artifacts"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{path / MANIFEST}: not a valid bundle manifest ({exc})") from None
-    wanted = ("onnxruntime", "torch") if backend == "auto" else (backend,)
-    if backend == "auto" and importlib.util.find_spec("onnxruntime") is None:
-        wanted = ("torch",)
-    for name in wanted:
-        for art in artifacts:
-            if art.get("backend") == name and art.get("precision", "fp32") == precision:
-                return _runner_for(path / art["file"], backend=name, spec=spec, device=device, precision=precision)
-    have = ", ".join(f"{a.get('backend')}:{a.get('precision')}" for a in artifacts) or "(none)"
-    raise CheckpointError(f"{path}: no {'/'.join(wanted)} artifact at {precision}; the bundle has: {have}")
-
-
-def _runner_for(file: Path, *, backend: str, spec: ModelSpec, device: str, precision: str) -> Runner:
-    if backend == "torch":
-        from srkd.export.runners.torch_runner import TorchRunner
-        from srkd.models.checkpoint import load_model
-
-        model, _ = load_model(file)
-        return TorchRunner(model, spec=spec, device=resolve_device(device), precision=precision)
-    from srkd.export.runners.ort import OrtRunner
-
-    providers = ["CPUExecutionProvider"]
-    if resolve_device(device).startswith("cuda"):
-        providers.insert(0, "CUDAExecutionProvider")
-    return OrtRunner(file, spec=spec, precision=precision, providers=providers)
+    return open_runner(path, backend=backend, precision=precision, device=resolve_device(device))
