@@ -99,10 +99,14 @@ def _peak(dtype: np.dtype) -> float:
 
 
 def _to_dtype(y: np.ndarray, dtype: np.dtype, peak: float) -> np.ndarray:
-    y = np.clip(y, 0.0, 1.0)
+    """Clip/scale/round in place: large outputs should not be copied more than once."""
+    if not y.flags.writeable or y.dtype != np.float32:
+        y = y.astype(np.float32)
+    y = np.clip(y, 0.0, 1.0, out=y)
     if np.issubdtype(dtype, np.floating):
         return np.ascontiguousarray(y, dtype=np.float32)
-    return np.ascontiguousarray(np.rint(y * peak).astype(dtype))
+    y *= peak
+    return np.ascontiguousarray(np.rint(y, out=y), dtype=dtype)
 
 
 def load(

@@ -16,7 +16,8 @@ FORMATS = ("same", "png", "jpg", "webp", "tif")
 @click.option("-m", "--model", default=DEFAULT_MODEL, show_default=True,
               help="A bundle folder, a student file (.safetensors/.pth) or a shipped model name.")
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
-              help="Output folder (or output file for a single input file). [default: <input>_x<scale> beside the input]")
+              help="Output folder (or output file for a single input file). "
+                   "[default: <input>_x<scale> beside the input]")
 @click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime"]), default="auto", show_default=True,
               help="Runtime; onnxruntime needs a bundle.")
 @device_option
@@ -26,13 +27,15 @@ FORMATS = ("same", "png", "jpg", "webp", "tif")
               help="Tile side in input pixels for large images; 0 runs whole images.")
 @click.option("--tile-overlap", type=click.IntRange(min=0), default=32, show_default=True,
               help="Overlap between tiles in input pixels, cross-faded so no seams show.")
-@click.option("-r", "--recursive", is_flag=True, help="Descend into subfolders; the output tree mirrors the input tree.")
+@click.option("-r", "--recursive", is_flag=True,
+              help="Descend into subfolders; the output tree mirrors the input tree.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="same", show_default=True,
               help="Output file format; 'same' keeps each input's extension.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the JSON report here. [default: srkd-upscale-report.json in each output folder]")
-@click.option("--no-progress", is_flag=True, help="No progress bar (it is hidden anyway when stderr is not a terminal).")
+@click.option("--no-progress", is_flag=True,
+              help="No progress bar (it is hidden anyway when stderr is not a terminal).")
 def command(inputs: tuple[Path, ...], model: str, out: Path | None, backend: str, device: str, precision: str,
             tile: int, tile_overlap: int, recursive: bool, overwrite: bool, fmt: str, report_path: Path | None,
             no_progress: bool) -> None:
@@ -66,7 +69,7 @@ def command(inputs: tuple[Path, ...], model: str, out: Path | None, backend: str
                     bar.write(f"failed: {where}{result.message}", file=click.get_text_stream("stderr"))
 
             run_batch(plan, upscale=upscaler.upscale, report=report, overwrite=overwrite, on_result=progress)
-    targets = [report_path] if report_path else [d / REPORT_NAME for d in plan.out_dirs if d.is_dir()]
+    targets = [report_path] if report_path else [d / REPORT_NAME for d in plan.out_dirs]
     for target in targets:
         report.write(target)
     click.echo(report.summary())

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from srkd import __version__
 from srkd.data.dataset import HRFolderDataset
+from srkd.device import pick_device
 from srkd.distill.config import DistillConfig, save_config
 from srkd.distill.ema import EMA
 from srkd.distill.loader import Prefetcher
@@ -43,19 +44,13 @@ class TrainResult:
     data_wait_share: float
 
 
-def _device(choice: str) -> torch.device:
-    from srkd.cli.common import pick_device  # one rule for every command
-
-    return pick_device(choice)
-
-
 class Trainer:
     """Builds student, teacher, method and data from a config, then runs and checkpoints."""
 
     def __init__(self, cfg: DistillConfig, *, resume: bool = False, progress: bool = True) -> None:
         self.cfg, self.progress = cfg.validate(), progress
         self.out = Path(cfg.out)
-        self.device = _device(cfg.device)
+        self.device = pick_device(cfg.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.prec = resolve_precision(cfg.precision, self.device)

@@ -170,6 +170,7 @@ def _move_into_place(tmp: Path, out: Path) -> None:
 
 
 def _build(src: Path, tmp: Path, out: Path, *, data, opset, dynamo, images, crop, sizes, runs, threads) -> dict:
+    photos = parity_images(data, limit=images, crop=crop)  # first: a bad --data fails before any work
     ref_model, ref_spec = load_model(src)
     if src.suffix == ".safetensors" and _has_metadata(src):
         shutil.copyfile(src, tmp / STUDENT_FILE)
@@ -178,7 +179,6 @@ def _build(src: Path, tmp: Path, out: Path, *, data, opset, dynamo, images, crop
     meta = read_metadata(tmp / STUDENT_FILE)
     model, spec = load_model(tmp / STUDENT_FILE)
     onnx_info = export_onnx(model, tmp / ONNX_FILE, opset=opset, dynamo=dynamo, metadata=meta)
-    photos = parity_images(data, limit=images, crop=crop)
     torch_io = {"input": {"name": INPUT_NAME, "dims": ["batch", spec.in_channels, "height", "width"]},
                 "output": {"name": OUTPUT_NAME, "dims": ["batch", spec.out_channels, "out_height", "out_width"]}}
     plan = [("torch", STUDENT_FILE, torch_io, {}),

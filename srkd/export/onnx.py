@@ -53,13 +53,27 @@ def _export_torchscript(model: nn.Module, x: torch.Tensor, opset: int) -> onnx.M
     return onnx.load_model_from_string(buf.getvalue())
 
 
+@contextlib.contextmanager
+def _quiet_loggers(*names: str):
+    """Raise the given third-party loggers to ERROR for the duration (exporter chatter, not problems)."""
+    loggers = [logging.getLogger(n) for n in names]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
 def _export_dynamo(model: nn.Module, x: torch.Tensor, opset: int) -> onnx.ModelProto:
     from torch.export import Dim
 
     req = describe(model).size_req
     shapes = ({0: Dim("batch"), 2: Dim("height", min=req.minimum), 3: Dim("width", min=req.minimum)},)
     chatter = io.StringIO()  # onnxscript prints progress; keep it out of the caller's stdout
-    with contextlib.redirect_stdout(chatter), warnings.catch_warnings():
+    with contextlib.redirect_stdout(chatter), warnings.catch_warnings(), _quiet_loggers("torch.onnx", "onnxscript"):
         warnings.simplefilter("ignore", FutureWarning)
         program = torch.onnx.export(
             model, (x,), dynamo=True, opset_version=opset, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],

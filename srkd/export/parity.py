@@ -17,7 +17,7 @@ import numpy as np
 from srkd.data.benchset import hr_folder
 from srkd.data.imresize import imresize
 from srkd.data.io import list_images, read_image
-from srkd.errors import ParityError
+from srkd.errors import DataError, ParityError
 from srkd.export.runners.base import Runner
 from srkd.metrics import psnr
 
@@ -108,7 +108,12 @@ def parity_images(
         photos = [(name, np.asarray(getattr(samples, name)())) for name in SAMPLE_PHOTOS[:limit]]
     else:
         photos = [(path.stem, read_image(path)) for path in list_images(hr_folder(data))[:limit]]
-    return [(name, _center_crop(img[:, :, :3], crop)) for name, img in photos]
+    return [(name, _center_crop(_as_uint8(img)[:, :, :3], crop)) for name, img in photos]
+
+
+def _as_uint8(img: np.ndarray) -> np.ndarray:
+    """16-bit photos become 8-bit (the metrics protocol scores uint8)."""
+    return (img.astype(np.float64) / 257.0).round().astype(np.uint8) if img.dtype == np.uint16 else img
 
 
 def prepare_pair(hr: np.ndarray, *, scale: int, multiple_of: int = 1, minimum: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -117,7 +122,7 @@ def prepare_pair(hr: np.ndarray, *, scale: int, multiple_of: int = 1, minimum: i
     h, w = hr.shape[:2]
     hr = np.ascontiguousarray(hr[: h - h % step, : w - w % step, :3])
     if min(hr.shape[:2]) < scale * minimum:
-        raise ParityError(f"parity image of {w}x{h} px is too small for x{scale} (LR side >= {minimum} needed)")
+        raise DataError(f"parity image of {w}x{h} px is too small for x{scale} (LR side >= {minimum} needed)")
     lr = imresize(hr, scale=1 / scale)
     return lr.transpose(2, 0, 1)[None].astype(np.float32) / 255.0, hr
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from srkd.errors import BackendUnavailableError, CheckpointError, ConfigError
+from srkd.errors import CheckpointError, ConfigError
 from srkd.export.manifest import MANIFEST_NAME as MANIFEST
 from srkd.export.runners.base import Runner
 
@@ -12,16 +12,13 @@ BACKENDS = ("auto", "torch", "onnxruntime")
 
 
 def resolve_device(choice: str) -> str:
-    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; an explicit ``cuda`` without one is an error."""
-    import torch
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu`` (srkd.device's rule); bad names are ConfigError."""
+    from srkd.device import pick_device
 
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice.startswith("cuda") and not torch.cuda.is_available():
-        raise BackendUnavailableError(f"device {choice!r} asked for, but torch sees no CUDA GPU")
-    if choice != "cpu" and not choice.startswith("cuda"):
-        raise ConfigError(f"unknown device {choice!r}; expected auto, cpu or cuda[:N]")
-    return choice
+    try:
+        return str(pick_device(choice))
+    except RuntimeError:  # torch.device's complaint about an unknown name
+        raise ConfigError(f"unknown device {choice!r}; expected auto, cpu or cuda[:N]") from None
 
 
 def is_bundle(path: str | os.PathLike) -> bool:
@@ -43,7 +40,8 @@ def open_model(ref: str | os.PathLike, *, backend: str = "auto", device: str = "
             raise CheckpointError(f"{path}: a folder without {MANIFEST} is not a bundle (make one with `srkd export`)")
         return _open_bundle(path, backend=backend, device=device, precision=precision)
     if path.suffix.lower() == ".onnx":
-        raise CheckpointError(f"{path}: a bare ONNX file carries no model description; pass the bundle folder holding it")
+        raise CheckpointError(f"{path}: a bare ONNX file carries no model description; "
+                              "pass the bundle folder holding it")
     if backend == "onnxruntime":
         raise ConfigError(f"{ref}: --backend onnxruntime needs a bundle with an ONNX model, but this is a "
                           "PyTorch checkpoint; export one with `srkd export` or use --backend torch")

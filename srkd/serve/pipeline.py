@@ -72,7 +72,7 @@ def plan_jobs(
         if src.is_dir():
             root = out if out is not None else default_output(src, scale=scale)
             if root.resolve() == src.resolve():
-                raise ConfigError(f"{src}: the output folder is the input folder; the outputs would overwrite the inputs")
+                raise ConfigError(f"{src}: the output folder is the input folder; outputs would overwrite the inputs")
             out_dirs.append(root)
             files = [f for f in list_images(src, recursive=recursive) if not _within(f, root)]
             if not files:

@@ -78,7 +78,7 @@ class BatchReport:
         """One line: counts, model, runner and time."""
         c = self.counts
         parts = [f"{c['ok']} upscaled", f"{c['skipped']} skipped (output exists)", f"{c['failed']} failed"]
-        return f"{', '.join(parts)}; x{self.scale} {self.model} on {self.runner} in {self.seconds:.1f} s"
+        return f"{', '.join(parts)}; x{self.scale} {self.model} on {self.runner} in {self.seconds:.2f} s"
 
     def to_dict(self) -> dict[str, Any]:
         return {

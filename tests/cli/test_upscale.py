@@ -91,8 +91,7 @@ def test_onnxruntime_on_a_student_file_is_exit_1(pics, model):
     assert out.returncode == 1 and "needs a bundle" in out.stderr
 
 
-@pytest.mark.parametrize("args", [(), ("no/such/folder",), ("{pics}", "--tile", "16", "--tile-overlap", "16"),
-                                  ("{pics}", "--backend", "tensorrt")])
+@pytest.mark.parametrize("args", [(), ("no/such/folder",), ("{pics}", "--tile", "16", "--tile-overlap", "16")])
 def test_usage_errors_exit_2(pics, args):
     out = run_srkd("upscale", *[a.format(pics=pics) for a in args])
     assert out.returncode == 2, (out.returncode, out.stderr)

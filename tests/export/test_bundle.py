@@ -151,7 +151,6 @@ def test_not_a_bundle(tmp_path):
         load_bundle(tmp_path)
 
 
-@pytest.mark.slow
 def test_dynamo_bundle(student, tmp_path):
     made = export_bundle(student, tmp_path / "out", dynamo=True, **FAST)
     assert made.find(backend="onnxruntime")["toolchain"]["exporter"] == "dynamo"

@@ -119,3 +119,17 @@ def test_unknown_precision_is_an_error(setup, photos):
     with TorchRunner(model, spec=spec) as ref, Offset(ref, precision="fp8", change=lambda y: y) as cand:
         with pytest.raises(ParityError, match="fp8"):
             check_parity(cand, ref, images=photos, scale=4)
+
+
+def test_parity_images_from_a_folder(tmp_path, photo):
+    from srkd.data.io import write_image
+
+    (tmp_path / "HR").mkdir()
+    write_image(tmp_path / "HR" / "a.png", photo)
+    write_image(tmp_path / "HR" / "b16.png", photo.astype(np.uint16) * 257)
+    write_image(tmp_path / "HR" / "c.png", photo[:50, :60])
+    pairs = parity_images(tmp_path, limit=2, crop=128)
+    assert [n for n, _ in pairs] == ["a", "b16"]
+    assert all(img.dtype == np.uint8 and img.shape == (128, 128, 3) for _, img in pairs)
+    assert np.array_equal(pairs[0][1], pairs[1][1])
+    assert parity_images(tmp_path, limit=None, crop=None)[2][1].shape == (50, 60, 3)

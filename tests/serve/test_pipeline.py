@@ -125,7 +125,8 @@ def test_failing_model_and_failing_write_are_per_file(tree, tmp_path):
         return double(img)
 
     plan = plan_jobs([tree], scale=2, out=tmp_path / "out")
-    plan = Plan(jobs=plan.jobs + [Job(src=tree / "a.png", dst=tmp_path / "out" / "x.unknownext")], out_dirs=plan.out_dirs)
+    bad_ext = Job(src=tree / "a.png", dst=tmp_path / "out" / "x.unknownext")  # cv2 cannot encode it
+    plan = Plan(jobs=plan.jobs + [bad_ext], out_dirs=plan.out_dirs)
     report = run_batch(plan, upscale=flaky, report=BatchReport(model="m", runner="fake", scale=2))
     assert [r.outcome for r in report.results] == [Outcome.FAILED, Outcome.OK, Outcome.FAILED]
     assert "smaller --tile" in report.results[0].message
