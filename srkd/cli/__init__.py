@@ -31,19 +31,23 @@ def main(verbose: int) -> None:
 def _register() -> None:
     from srkd.cli import bench as bench_cmd
     from srkd.cli import check as check_cmd
+    from srkd.cli import demo as demo_cmd
     from srkd.cli import distill as distill_cmd
     from srkd.cli import eval as eval_cmd
     from srkd.cli import export as export_cmd
     from srkd.cli import inspect as inspect_cmd
     from srkd.cli import upscale as upscale_cmd
+    from srkd.cli import zoo as zoo_cmd
 
     main.add_command(bench_cmd.command, "bench")
     main.add_command(check_cmd.command, "check")
+    main.add_command(demo_cmd.command, "demo")
     main.add_command(distill_cmd.command, "distill")
     main.add_command(eval_cmd.command, "eval")
     main.add_command(export_cmd.command, "export")
     main.add_command(inspect_cmd.command, "inspect")
     main.add_command(upscale_cmd.command, "upscale")
+    main.add_command(zoo_cmd.command, "zoo")
 
 
 _register()

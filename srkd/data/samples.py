@@ -9,9 +9,9 @@ import numpy as np
 from srkd.data.io import write_image
 
 # Split used by the demo: photos to train on, and held-out ones to validate and upscale.
-TRAIN = ("astronaut", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
-         "brick", "grass", "gravel", "moon", "page", "text")
-HELD_OUT = ("chelsea", "camera", "coins", "colorwheel")
+TRAIN = ("astronaut", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "brick", "grass",
+         "gravel", "moon", "page", "text", "coins")
+HELD_OUT = ("chelsea", "coffee", "camera")
 
 
 def sample_photo(name: str) -> np.ndarray:

@@ -31,6 +31,7 @@ from typing import Any, Sequence
 
 import torch
 
+from srkd.device import pick_device
 from srkd.errors import BackendUnavailableError, CheckpointError, ConfigError, UnknownNameError
 from srkd.export import manifest as mf
 from srkd.export.latency import measure_latency
@@ -46,15 +47,6 @@ log = logging.getLogger(__name__)
 STUDENT_FILE, ONNX_FILE = "student.safetensors", "model.onnx"
 
 
-def _device(choice: str | torch.device) -> torch.device:
-    if str(choice) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(choice)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise BackendUnavailableError(f"device {choice} asked for, but torch sees no CUDA GPU")
-    return device
-
-
 def _ort_providers() -> list[str] | None:
     try:
         import onnxruntime
@@ -66,7 +58,7 @@ def _ort_providers() -> list[str] | None:
 def make_runner(root: Path, entry: dict[str, Any], spec: ModelSpec, *, device: str | torch.device = "cpu",
                 threads: int | None = None) -> Runner:
     """An inactive Runner for one manifest ``entry`` of the bundle at ``root``."""
-    path, device = root / entry["file"], _device(device)
+    path, device = root / entry["file"], pick_device(device)
     if entry["backend"] == "torch":
         model, _ = load_model(path)
         return TorchRunner(model, spec=spec, precision=entry["precision"], device=device)
@@ -119,10 +111,10 @@ def load_bundle(path: str | os.PathLike, *, verify: bool = True) -> Bundle:
 
 
 def open_runner(bundle_dir: str | os.PathLike, *, backend: str = "auto", precision: str = "fp32",
-                device: str = "auto", threads: int | None = None) -> Runner:
+                device: str | torch.device = "auto", threads: int | None = None) -> Runner:
     """An inactive Runner for the bundle's ``backend``/``precision`` artifact (see the module docstring)."""
     bundle = load_bundle(bundle_dir)
-    dev = _device(device)
+    dev = pick_device(device)
     if backend != "auto":
         return bundle.runner(bundle.find(backend=backend, precision=precision), device=dev, threads=threads)
     providers = _ort_providers()
