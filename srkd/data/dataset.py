@@ -29,7 +29,8 @@ class HRFolderDataset:
     flips and 90-degree rotations, from a numpy Generator so a run is reproducible.
     """
 
-    def __init__(self, folders: list[str | os.PathLike], *, scale: int, patch: int, workers: int = 2) -> None:
+    def __init__(self, folders: list[str | os.PathLike], *, scale: int, patch: int, workers: int = 2,
+                 progress: bool = False) -> None:
         paths: list[Path] = []
         for folder in folders:
             folder = Path(folder)
@@ -41,7 +42,7 @@ class HRFolderDataset:
         self.scale, self.patch = scale, patch
         with ThreadPoolExecutor(max_workers=workers) as pool:
             pairs = list(tqdm(pool.map(lambda p: _load_pair(p, scale), paths), total=len(paths),
-                              desc="decode", leave=False, disable=len(paths) < 50))
+                              desc="decode", leave=False, disable=not progress or len(paths) < 50))
         self.pairs = [(lr, hr) for lr, hr in pairs if min(lr.shape[:2]) >= patch]
         if not self.pairs:
             raise DataError(f"{', '.join(map(str, folders))}: every image is smaller than the patch ({patch} px LR x{scale})")

@@ -76,7 +76,7 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             self.runlog.path.unlink(missing_ok=True)
         save_config(cfg, self.out / "config.yaml")
-        self.data = HRFolderDataset(cfg.data, scale=cfg.scale, patch=cfg.patch)
+        self.data = HRFolderDataset(cfg.data, scale=cfg.scale, patch=cfg.patch, progress=progress)
         self.loader = Prefetcher(self.data, batch=cfg.batch, seed=cfg.seed, state=data_state)
         log.info("precision %s (%s), device %s, %d training images", self.prec.name, self.prec.reason, self.device, len(self.data))
 

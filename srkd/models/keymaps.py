@@ -1,15 +1,17 @@
-"""Recognise foreign state-dict layouts and map them onto srkd's native (official) key names."""
+"""Recognise foreign state-dict layouts and map them onto srkd's native (official) key names.
+
+Each converter returns ``(hparams, state_dict)``; it leaves ``img_range`` out of the hyperparameters
+when the weights do not say which value range the network was trained on (the loader then guesses).
+"""
 from __future__ import annotations
 
 import re
 from typing import Any
 
-import torch
-
 from srkd.errors import CheckpointError
+from srkd.models import keymaps_more as more
 from srkd.models.edsr import DIV2K_MEAN
-
-StateDict = dict[str, torch.Tensor]
+from srkd.models.keymaps_more import Converter, StateDict
 
 
 def _edsr_hparams(sd: StateDict, *, n_feats: int, n_blocks: int, n_up: int, up_ch: int, out_ch: int, in_ch: int) -> dict[str, Any]:
@@ -24,7 +26,7 @@ def _edsr_hparams(sd: StateDict, *, n_feats: int, n_blocks: int, n_up: int, up_c
 
 
 def edsr_official(sd: StateDict) -> tuple[dict[str, Any], StateDict]:
-    """Official EDSR (``head.0``, ``body.i.body.0``, ``tail.0.0``): keys kept, mean read from ``sub_mean``."""
+    """Official EDSR (``head.0``, ``body.i.body.0``, ``tail.0.0``): keys kept, mean and range read from ``sub_mean``."""
     blocks = {int(m.group(1)) for k in sd if (m := re.match(r"body\.(\d+)\.body\.0\.weight$", k))}
     n_blocks = len(blocks)
     ups = sorted(k for k in sd if re.match(r"tail\.0\.\d+\.weight$", k))
@@ -32,10 +34,7 @@ def edsr_official(sd: StateDict) -> tuple[dict[str, Any], StateDict]:
         sd, n_feats=sd["head.0.weight"].shape[0], n_blocks=n_blocks, n_up=len(ups),
         up_ch=sd[ups[0]].shape[0], out_ch=sd["tail.1.weight"].shape[0], in_ch=sd["head.0.weight"].shape[1],
     )
-    if "sub_mean.bias" in sd:
-        hp["rgb_mean"] = [round(float(v), 6) for v in (-sd["sub_mean.bias"] / 255.0)]
-    else:
-        hp["rgb_mean"] = list(DIV2K_MEAN)
+    hp.update(more.mean_and_range(sd) or {"rgb_mean": list(DIV2K_MEAN)})
     out = {k: v for k, v in sd.items() if not k.startswith(("sub_mean.", "add_mean."))}
     return hp, out
 
@@ -67,18 +66,34 @@ def edsr_basicsr(sd: StateDict) -> tuple[dict[str, Any], StateDict]:
     return hp, out
 
 
-# (arch, marker key that identifies the layout, converter)
-LAYOUTS = [
-    ("edsr", "head.0.weight", "tail.1.weight", edsr_official),
-    ("edsr", "conv_first.weight", "conv_after_body.weight", edsr_basicsr),
+# (arch, layout name, keys that must all be present, converter); more specific layouts first
+LAYOUTS: list[tuple[str, str, tuple[str, ...], Converter]] = [
+    ("rcan", "official RCAN", ("head.0.weight", "body.0.body.0.body.3.conv_du.0.weight"), more.rcan_official),
+    ("rcan", "BasicSR RCAN", ("conv_first.weight", "body.0.residual_group.0.rcab.0.weight"), more.rcan_basicsr),
+    ("edsr", "official EDSR", ("head.0.weight", "body.0.body.0.weight", "tail.1.weight"), edsr_official),
+    ("edsr", "BasicSR EDSR", ("conv_first.weight", "body.0.conv1.weight", "conv_after_body.weight"), edsr_basicsr),
+    ("swinir", "SwinIR", ("conv_first.weight", "layers.0.residual_group.blocks.0.attn.relative_position_bias_table"),
+     more.swinir),
+    ("imdn", "official IMDN", ("fea_conv.weight", "IMDB1.c1.weight", "upsampler.0.weight"), more.imdn),
+    ("rfdn", "official RFDN", ("fea_conv.weight", "B1.c1_d.weight", "B1.esa.conv1.weight", "upsampler.0.weight"),
+     more.rfdn),
 ]
 
 
+def layout_names() -> list[str]:
+    """Names of the layouts srkd reads natively."""
+    return [name for _, name, _, _ in LAYOUTS]
+
+
+def candidates(sd: StateDict) -> list[tuple[str, str, Converter]]:
+    """(arch, layout name, converter) for every native layout whose marker keys are all in ``sd``."""
+    return [(arch, name, conv) for arch, name, keys, conv in LAYOUTS if all(k in sd for k in keys)]
+
+
 def detect(sd: StateDict) -> tuple[str, dict[str, Any], StateDict]:
-    """Return (arch, hparams, native state dict) for a foreign state dict, or raise CheckpointError."""
-    for arch, key_a, key_b, convert in LAYOUTS:
-        if key_a in sd and key_b in sd:
-            hp, out = convert(sd)
-            return arch, hp, out
+    """Return (arch, hparams, native state dict) of the first matching layout, or raise CheckpointError."""
+    for arch, _, convert in candidates(sd):
+        hp, out = convert(sd)
+        return arch, hp, out
     sample = ", ".join(list(sd)[:4])
-    raise CheckpointError(f"unrecognised state-dict layout (first keys: {sample}); known: official EDSR, BasicSR EDSR")
+    raise CheckpointError(f"unrecognised state-dict layout (first keys: {sample}); known: {', '.join(layout_names())}")

@@ -1,4 +1,5 @@
 """KD methods, registered by hand."""
+from srkd.distill.methods.augkd import AugKD
 from srkd.distill.methods.base import Method
 from srkd.distill.methods.kd import KD
 from srkd.distill.methods.scratch import Scratch
@@ -7,5 +8,6 @@ from srkd.registry import Registry
 METHODS: Registry[type[Method]] = Registry("distillation method")
 METHODS.add("scratch", Scratch)
 METHODS.add("kd", KD)
+METHODS.add("augkd", AugKD)
 
 __all__ = ["METHODS", "Method"]

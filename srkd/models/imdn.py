@@ -1,0 +1,117 @@
+"""IMDN (Hui et al., ACM MM 2019): information multi-distillation blocks, with the official key layout.
+
+Keys as in the official release: ``fea_conv``, ``IMDB1..n.{c1..c5, cca.conv_du}``, ``c.0``, ``LR_conv``,
+``upsampler.0``. The released network runs on [0, 1] input without a mean shift.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def conv(c_in: int, c_out: int, k: int = 3) -> nn.Conv2d:
+    """A same-padded convolution with bias (the official ``conv_layer``)."""
+    return nn.Conv2d(c_in, c_out, k, padding=(k - 1) // 2)
+
+
+def std_per_channel(x: torch.Tensor) -> torch.Tensor:
+    """Population standard deviation over H and W, shape N x C x 1 x 1 (the "contrast" of CCA)."""
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    return (x - mean).pow(2).mean(dim=(2, 3), keepdim=True).sqrt()
+
+
+class CCALayer(nn.Module):
+    """Contrast-aware channel attention: (std + mean) -> 1x1 squeeze/excite -> sigmoid gate."""
+
+    def __init__(self, channels: int, *, reduction: int = 16) -> None:
+        super().__init__()
+        self.conv_du = nn.Sequential(
+            nn.Conv2d(channels, channels // reduction, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(channels // reduction, channels, 1), nn.Sigmoid(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = std_per_channel(x) + x.mean(dim=(2, 3), keepdim=True)
+        return x * self.conv_du(y)
+
+
+class IMDB(nn.Module):
+    """Information multi-distillation block: three split steps keep a quarter of the channels each."""
+
+    def __init__(self, channels: int, *, distill_rate: float = 0.25) -> None:
+        super().__init__()
+        self.distilled = int(channels * distill_rate)
+        self.remaining = channels - self.distilled
+        self.c1 = conv(channels, channels)
+        self.c2 = conv(self.remaining, channels)
+        self.c3 = conv(self.remaining, channels)
+        self.c4 = conv(self.remaining, self.distilled)
+        self.act = nn.LeakyReLU(0.05, inplace=True)
+        self.c5 = conv(self.distilled * 4, channels, 1)
+        self.cca = CCALayer(self.distilled * 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        split = (self.distilled, self.remaining)
+        d1, r1 = torch.split(self.act(self.c1(x)), split, dim=1)
+        d2, r2 = torch.split(self.act(self.c2(r1)), split, dim=1)
+        d3, r3 = torch.split(self.act(self.c3(r2)), split, dim=1)
+        out = torch.cat([d1, d2, d3, self.c4(r3)], dim=1)
+        return self.c5(self.cca(out)) + x
+
+
+class IMDN(nn.Module):
+    """IMDN; takes and returns RGB in [0, 1] (``img_range`` 255 for weights trained on [0, 255])."""
+
+    arch = "imdn"
+
+    def __init__(
+        self, *, scale: int = 4, n_feats: int = 64, n_blocks: int = 6, in_channels: int = 3,
+        out_channels: int = 3, img_range: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.hparams = dict(scale=scale, n_feats=n_feats, n_blocks=n_blocks, in_channels=in_channels,
+                            out_channels=out_channels, img_range=img_range)
+        self.scale = scale
+        self.img_range = img_range
+        self.fea_conv = conv(in_channels, n_feats)
+        for i in range(1, n_blocks + 1):
+            self.add_module(f"IMDB{i}", IMDB(n_feats))
+        self.c = nn.Sequential(conv(n_feats * n_blocks, n_feats, 1), nn.LeakyReLU(0.05, inplace=True))
+        self.LR_conv = conv(n_feats, n_feats)
+        self.upsampler = nn.Sequential(conv(n_feats, out_channels * scale * scale), nn.PixelShuffle(scale))
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """The value range the wrapped network computes on."""
+        return (0.0, float(self.img_range))
+
+    @property
+    def blocks(self) -> list[nn.Module]:
+        """The IMDBs in order."""
+        return [getattr(self, f"IMDB{i}") for i in range(1, self.hparams["n_blocks"] + 1)]
+
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        """The head: shallow features of the range-scaled input."""
+        return self.fea_conv(x * self.img_range)
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Return the head output and the output of every IMDB, in order."""
+        stem = self.stem(x)
+        feats, h = [], stem
+        for block in self.blocks:
+            h = block(h)
+            feats.append(h)
+        return stem, feats
+
+    def forward_from(self, k: int, feats: list[torch.Tensor], stem: torch.Tensor) -> torch.Tensor:
+        """Run IMDBs k+1..n after ``feats`` (all block outputs so far), fuse them all, and upsample."""
+        feats = list(feats[:k])
+        h = feats[-1] if k > 0 else stem
+        for block in self.blocks[k:]:
+            h = block(h)
+            feats.append(h)
+        lr = self.LR_conv(self.c(torch.cat(feats, dim=1))) + stem
+        return self.upsampler(lr) / self.img_range
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_from(0, [], self.stem(x))

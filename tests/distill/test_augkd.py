@@ -1,0 +1,108 @@
+import itertools
+
+import pytest
+import torch
+
+from srkd.distill.augment import OPS, apply_forward, apply_inverse, zoom_in_tiles, zoom_out
+from srkd.distill.methods import METHODS
+from srkd.distill.teacher import FrozenTeacher
+from srkd.errors import ConfigError
+from srkd.models import build_model
+
+ALL_FLAGS = torch.tensor(list(itertools.product([False, True], repeat=4)))  # the 16 combinations
+
+
+def test_zoom_in_tiles_cut_the_hr_patch_into_an_s_by_s_grid():
+    hr = torch.rand(2, 3, 24, 24)
+    tiles = zoom_in_tiles(hr, scale=3, cells=[0, 5, 8])
+    assert tiles.shape == (6, 3, 8, 8)
+    torch.testing.assert_close(tiles[0:2], hr[:, :, 0:8, 0:8])
+    torch.testing.assert_close(tiles[2:4], hr[:, :, 8:16, 16:24])  # cell 5 = row 1, column 2
+    torch.testing.assert_close(tiles[4:6], hr[:, :, 16:24, 16:24])
+    with pytest.raises(ValueError, match="outside"):
+        zoom_in_tiles(hr, scale=3, cells=[9])
+
+
+def test_inverse_undoes_forward_for_all_16_combinations():
+    x = torch.rand(16, 3, 8, 8)
+    torch.testing.assert_close(apply_inverse(apply_forward(x, ALL_FLAGS), ALL_FLAGS), x, rtol=0, atol=1e-7)
+    # re-applying the ops in forward order (the released code) is wrong exactly when a flip meets the transpose
+    replay = apply_forward(apply_forward(x, ALL_FLAGS), ALL_FLAGS)
+    flip_and_t = (ALL_FLAGS[:, 1] | ALL_FLAGS[:, 2]) & ALL_FLAGS[:, 3] & (ALL_FLAGS[:, 1] != ALL_FLAGS[:, 2])
+    wrong = [(replay[i] - x[i]).abs().max() > 1e-6 for i in range(16)]
+    assert wrong == flip_and_t.tolist()
+    assert OPS == ("invert", "hflip", "vflip", "transpose")
+
+
+def test_colour_inversion_stays_in_range():
+    x = torch.rand(4, 3, 5, 5)
+    flags = torch.tensor([[True, False, False, False]] * 4)
+    y = apply_forward(x, flags)
+    torch.testing.assert_close(y, 1 - x)
+    assert y.min() >= 0 and y.max() <= 1
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_zoom_out_shapes(scale):
+    lq = torch.rand(2, 3, 12 * scale, 12 * scale)
+    assert zoom_out(lq, scale=scale).shape == (2, 3, 12, 12)
+    with pytest.raises(ValueError, match="divisible"):
+        zoom_out(torch.rand(1, 3, 12 * scale + 1, 12 * scale), scale=scale)
+
+
+def test_student_output_is_compared_in_the_right_orientation():
+    """With an equivariant student (bicubic) and the same teacher, every zoom-in sample matches exactly
+    once the student's output is mapped back; with the released forward-order replay it would not."""
+    bic = build_model("bicubic", {"scale": 2})
+    x = torch.rand(16, 3, 8, 8)
+    back = apply_inverse(bic(apply_forward(x, ALL_FLAGS)), ALL_FLAGS)
+    torch.testing.assert_close(back, bic(x), rtol=0, atol=1e-6)
+    replay = apply_forward(bic(apply_forward(x, ALL_FLAGS)), ALL_FLAGS)
+    assert (replay - bic(x)).abs().amax(dim=(1, 2, 3)).gt(1e-3).sum() == 4  # hflip^T and vflip^T, with/without invert
+
+
+def _method(**args):
+    torch.manual_seed(0)
+    student = build_model("edsr", {"scale": 2, "n_feats": 4, "n_blocks": 1})
+    teacher = FrozenTeacher(build_model("edsr", {"scale": 2, "n_feats": 6, "n_blocks": 1}))
+    return METHODS.get("augkd")(student=student, teacher=teacher, args=args)
+
+
+def test_loss_composition_and_published_defaults():
+    m = _method()
+    assert (m.cfg.lambda_pix, m.cfg.lambda_kd, m.cfg.p, m.cfg.n_zoom_in, m.cfg.zoom_out) == (5.0, 1.0, 0.3, 1, True)
+    batch = {"lr": torch.rand(3, 3, 8, 8), "hr": torch.rand(3, 3, 16, 16)}
+    for lp, lk in ((5.0, 1.0), (0.5, 2.0)):
+        m = _method(lambda_pix=lp, lambda_kd=lk)
+        torch.manual_seed(7)
+        parts = m(batch)
+        expected = lp * (parts["pix"] + parts["zoom_out_pix"]) + lk * (parts["kd"] + parts["zoom_in"] + parts["zoom_out_kd"])
+        torch.testing.assert_close(parts["loss"], expected)
+    # each term against a direct computation (p=0: no label-consistency transforms; one cell)
+    m = _method(p=0.0, lambda_pix=1.0)
+    torch.manual_seed(3)
+    cell = torch.randperm(4)[0].item()
+    torch.manual_seed(3)
+    parts = m(batch)
+    s, t = m.student, m.teacher
+    tile = zoom_in_tiles(batch["hr"], scale=2, cells=[cell])
+    torch.testing.assert_close(parts["pix"], (s(batch["lr"]) - batch["hr"]).abs().mean())
+    torch.testing.assert_close(parts["kd"], (s(batch["lr"]) - t(batch["lr"])).abs().mean())
+    torch.testing.assert_close(parts["zoom_in"], (s(tile) - t(tile)).abs().mean())
+    zo = zoom_out(batch["lr"], scale=2)
+    torch.testing.assert_close(parts["zoom_out_pix"], (s(zo) - batch["lr"]).abs().mean())
+    torch.testing.assert_close(parts["zoom_out_kd"], (s(zo) - t(zo)).abs().mean())
+
+
+def test_gradients_reach_the_student_only():
+    m = _method()
+    m({"lr": torch.rand(2, 3, 8, 8), "hr": torch.rand(2, 3, 16, 16)})["loss"].backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in m.student.parameters())
+    assert all(p.grad is None for p in m.teacher.parameters())
+
+
+def test_bad_options():
+    with pytest.raises(ConfigError, match="n_zoom_in"):
+        _method(n_zoom_in=5)
+    with pytest.raises(ConfigError, match="unknown option"):
+        _method(zoomin=1)
