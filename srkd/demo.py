@@ -32,7 +32,7 @@ class DemoConfig:
     steps: int = 500
     batch: int = 8
     patch: int = 32
-    lr: float = 5e-4
+    lr: float = 1e-3
     threads: int | None = None
 
 

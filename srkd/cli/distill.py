@@ -13,7 +13,7 @@ from srkd.errors import ConfigError
 @click.command()
 @click.option("--teacher", help="Teacher: a shipped name (see `srkd zoo`) or a checkpoint file.")
 @click.option("--student", help="Student architecture, ARCH[:k=v,...], e.g. edsr:n_feats=32,n_blocks=8.")
-@click.option("--method", help="scratch | kd | augkd (default kd).")
+@click.option("--method", help="scratch | kd | augkd | mipkd (default kd).")
 @click.option("--method-arg", "method_args", multiple=True, metavar="K=V", help="Method option, e.g. lambda_kd=0.5 (repeatable).")
 @click.option("--data", multiple=True, type=click.Path(), help="HR training image folder (repeatable).")
 @click.option("--val", type=click.Path(), help="Validation folder (DIR/HR[, LR_bicubic]) scored every --val-every steps.")

@@ -5,23 +5,48 @@ import json
 
 import click
 
+from srkd.cli.common import input_range_option
+from srkd.models.capabilities import supports_features, teacher_methods
 from srkd.models.resolve import resolve_model
+
+RANGE_NOTES = {
+    "recorded": "recorded in the file",
+    "weights": "read from the weights",
+    "spandrel": "set by spandrel for this architecture",
+    "user": "set by --input-range",
+    "probe": "GUESSED by trying both ranges on a photo; override with --input-range",
+    "default": "GUESSED: the layout's usual range (the photo probe was inconclusive); override with --input-range",
+}
 
 
 @click.command()
 @click.argument("checkpoint")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def command(checkpoint: str, as_json: bool) -> None:
-    """What CHECKPOINT (file or shipped name) is: architecture, scale, parameters, value range, size needs."""
-    model, spec = resolve_model(checkpoint)
+@input_range_option
+def command(checkpoint: str, as_json: bool, input_range: float | None) -> None:
+    """What CHECKPOINT (file or shipped name) is: architecture, scale, parameters, channels, input range
+    (and whether it is a guess), size requirements, and the KD methods it can teach with."""
+    model, spec = resolve_model(checkpoint, input_range=input_range)
     info = spec.to_dict()
     info["params"] = sum(p.numel() for p in model.parameters())
-    info["feature_kd"] = hasattr(model, "forward_features") and hasattr(model, "forward_from")
+    info["value_range_source"] = spec.value_range_source
+    info["value_range_guessed"] = spec.range_is_guess
+    info["feature_kd"] = supports_features(model)
+    info["teacher_methods"] = teacher_methods(model)
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
-    click.echo(f"{checkpoint}: {spec.arch} x{spec.scale}, {info['params']:,} parameters")
-    click.echo(f"  hparams: {spec.hparams}")
-    click.echo(f"  channels {spec.in_channels} -> {spec.out_channels}, input range {list(spec.value_range)}, "
-               f"size: min {spec.size_req.minimum}, multiple of {spec.size_req.multiple_of}")
-    click.echo(f"  feature-level KD (forward_features/forward_from): {'yes' if info['feature_kd'] else 'no'}")
+    detail = spec.hparams.get("architecture")
+    arch = f"{spec.arch} ({detail})" if detail else spec.arch
+    lo, hi = spec.value_range
+    req = spec.size_req
+    click.echo(f"{checkpoint}")
+    click.echo(f"  architecture   {arch}")
+    click.echo(f"  scale          x{spec.scale}")
+    click.echo(f"  parameters     {info['params']:,}")
+    click.echo(f"  channels       {spec.in_channels} -> {spec.out_channels}")
+    click.echo(f"  input range    [{lo:g}, {hi:g}] ({RANGE_NOTES.get(spec.value_range_source, spec.value_range_source)})")
+    click.echo(f"  size           min {req.minimum}, multiple of {req.multiple_of}")
+    click.echo(f"  hparams        {spec.hparams}")
+    methods = ", ".join(info["teacher_methods"]) or "none"
+    click.echo(f"  as a teacher   {methods}" + ("" if info["feature_kd"] else " (no feature access: not mipkd)"))

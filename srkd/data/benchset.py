@@ -1,4 +1,9 @@
-"""Benchmark folders: ``DIR/HR/*.png`` and optionally ``DIR/LR_bicubic/X<s>/<name>x<s>.png``."""
+"""Evaluation folders, in the layouts people have.
+
+- benchmark layout (EDSR / SwinIR test sets): ``DIR/HR/*.png`` + ``DIR/LR_bicubic/X<s>/<name>x<s>.png``;
+- HR only: ``DIR/HR/*.png`` or images directly in ``DIR`` (LR made with MATLAB-compatible bicubic);
+- paired folders: HR in ``DIR`` and LR in another folder (``lr_dir``), matched by ``<name>x<s>`` or ``<name>``.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -31,14 +36,33 @@ def hr_folder(data: str | os.PathLike) -> Path:
     return hr
 
 
-def iter_pairs(data: str | os.PathLike, *, scale: int, limit: int | None = None) -> Iterator[Pair]:
-    """LR/HR pairs in name order; LR from ``LR_bicubic/X<s>`` when present, else MATLAB imresize."""
+def _lr_file(stem: str, scale: int, by_stem: dict[str, Path]) -> Path | None:
+    for name in (f"{stem}x{scale}", f"{stem}_x{scale}", stem):
+        if name in by_stem:
+            return by_stem[name]
+    return None
+
+
+def iter_pairs(
+    data: str | os.PathLike, *, scale: int, limit: int | None = None, lr_dir: str | os.PathLike | None = None,
+) -> Iterator[Pair]:
+    """LR/HR pairs in name order.
+
+    LR comes from ``lr_dir`` when given (every HR image must have its LR there), else from
+    ``DIR/LR_bicubic/X<s>`` when that holds the image, else from MATLAB-compatible bicubic.
+    """
     hr_dir = hr_folder(data)
-    lr_dir = Path(data) / "LR_bicubic" / f"X{scale}"
+    paired = lr_dir is not None
+    folder = Path(lr_dir) if paired else Path(data) / "LR_bicubic" / f"X{scale}"
+    if paired and not folder.is_dir():
+        raise DataError(f"{folder}: no such LR folder")
+    by_stem = {p.stem: p for p in list_images(folder)} if folder.is_dir() else {}
     for path in list_images(hr_dir)[:limit]:
         hr = modcrop(read_image(path), scale)
-        lr_path = lr_dir / f"{path.stem}x{scale}{path.suffix}"
-        if lr_path.is_file():
+        lr_path = _lr_file(path.stem, scale, by_stem)
+        if paired and lr_path is None:
+            raise DataError(f"{folder}: no LR image for {path.name} (expected {path.stem}x{scale}.* or {path.stem}.*)")
+        if lr_path is not None:
             lr, source = read_image(lr_path), "file"
             if lr.shape[0] * scale != hr.shape[0] or lr.shape[1] * scale != hr.shape[1]:
                 raise DataError(f"{lr_path}: size {lr.shape[1]}x{lr.shape[0]} does not match HR {path.name} / {scale}")

@@ -9,11 +9,19 @@ from torch import nn
 from srkd.errors import ConfigError
 from srkd.models.bicubic import Bicubic
 from srkd.models.edsr import EDSR
+from srkd.models.imdn import IMDN
+from srkd.models.rcan import RCAN
+from srkd.models.rfdn import RFDN
 from srkd.models.spec import ModelSpec, SizeReq
+from srkd.models.swinir import SwinIR
 from srkd.registry import Registry
 
 ARCHS: Registry[type[nn.Module]] = Registry("architecture")
 ARCHS.add("edsr", EDSR)
+ARCHS.add("rcan", RCAN)
+ARCHS.add("swinir", SwinIR)
+ARCHS.add("imdn", IMDN)
+ARCHS.add("rfdn", RFDN)
 ARCHS.add("bicubic", Bicubic)
 
 
@@ -64,17 +72,23 @@ def parse_arch_string(text: str, *, scale: int | None = None) -> tuple[str, dict
 
 
 def describe(model: nn.Module) -> ModelSpec:
-    """The descriptor of a native srkd model."""
+    """The descriptor of an srkd model (native, bicubic, or spandrel-wrapped).
+
+    ``value_range`` is the range the wrapped network computes on (``model.value_range``, e.g. [0, 255]
+    for weights trained that way); the srkd model itself always takes and returns [0, 1].
+    """
     hp = dict(model.hparams)
+    lo, hi = getattr(model, "value_range", (0.0, 1.0))
     return ModelSpec(
         arch=model.arch,
         hparams=hp,
         scale=int(hp["scale"]),
         in_channels=int(hp.get("in_channels", 3)),
         out_channels=int(hp.get("out_channels", 3)),
-        value_range=(0.0, 1.0),
+        value_range=(float(lo), float(hi)),
         size_req=getattr(model, "size_req", SizeReq()),
     )
 
 
-__all__ = ["ARCHS", "build_model", "parse_arch_string", "describe", "ModelSpec", "SizeReq", "EDSR", "Bicubic"]
+__all__ = ["ARCHS", "build_model", "parse_arch_string", "describe", "ModelSpec", "SizeReq", "EDSR", "RCAN", "SwinIR",
+           "IMDN", "RFDN", "Bicubic"]

@@ -1,6 +1,8 @@
 """Checkpoint I/O: srkd safetensors (weights + metadata), BasicSR/official ``.pth``; never executes code."""
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import logging
 import os
@@ -15,7 +17,7 @@ from torch import nn
 from srkd.errors import CheckpointError
 from srkd.fsutil import atomic_save
 from srkd.models import build_model, describe
-from srkd.models.keymaps import detect
+from srkd.models.foreign import load_foreign
 from srkd.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -76,8 +78,14 @@ def _foreign_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
 
-def load_model(path: str | os.PathLike, *, hparams: dict[str, Any] | None = None) -> tuple[nn.Module, ModelSpec]:
-    """Load a model from an srkd safetensors file or a foreign checkpoint; returns (model in eval mode, spec)."""
+def load_model(
+    path: str | os.PathLike, *, hparams: dict[str, Any] | None = None, input_range: float | None = None,
+) -> tuple[nn.Module, ModelSpec]:
+    """Load a model from an srkd safetensors file or a foreign checkpoint; returns (model in eval mode, spec).
+
+    ``input_range`` (1 or 255) sets the value range the network runs on, overriding what the file says
+    or what srkd would guess; ``spec.value_range_source`` tells where the range came from.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
@@ -88,12 +96,20 @@ def load_model(path: str | os.PathLike, *, hparams: dict[str, Any] | None = None
             meta = None
         if meta is not None:
             spec = ModelSpec.from_dict(meta)
-            model = build_model(spec.arch, {**spec.hparams, **(hparams or {})})
+            hp = {**spec.hparams, **(hparams or {})}
+            if input_range is not None:
+                hp["img_range"] = _range_hparam(spec.arch, input_range, path)
+            model = build_model(spec.arch, hp)
             _load_state(model, load_file(str(path)), path)
-            return model.eval(), describe(model)
-    arch, hp, sd = detect(_foreign_state_dict(path))
-    hp.update(hparams or {})
-    log.info("%s: recognised %s layout, hparams %s", path, arch, hp)
-    model = build_model(arch, hp)
-    _load_state(model, sd, path)
-    return model.eval(), describe(model)
+            source = "user" if input_range is not None else "recorded"
+            return model.eval(), dataclasses.replace(describe(model), value_range_source=source)
+    model, source = load_foreign(_foreign_state_dict(path), path=path, hparams=hparams, input_range=input_range)
+    return model, dataclasses.replace(describe(model), value_range_source=source)
+
+
+def _range_hparam(arch: str, value: float, path: Path) -> float:
+    from srkd.models import ARCHS
+
+    if "img_range" not in inspect.signature(ARCHS.get(arch).__init__).parameters:
+        raise CheckpointError(f"{path}: {arch} has no input-range setting, so --input-range cannot apply")
+    return float(value)

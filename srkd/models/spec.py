@@ -29,6 +29,15 @@ class ModelSpec:
     out_channels: int = 3
     value_range: tuple[float, float] = (0.0, 1.0)
     size_req: SizeReq = SizeReq()
+    # where value_range came from; not part of the saved metadata (a saved file records its range):
+    # recorded (srkd metadata), weights (read from them), spandrel, user (--input-range),
+    # probe (guessed by trying each range on a photo), default (a guess: the layout's usual range)
+    value_range_source: str = "recorded"
+
+    @property
+    def range_is_guess(self) -> bool:
+        """True when nothing in the file or from the user fixed the input range."""
+        return self.value_range_source in ("probe", "default")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -13,14 +13,14 @@ from torch import nn
 def window_partition(x: torch.Tensor, ws: int) -> torch.Tensor:
     """B x H x W x C -> (B * H/ws * W/ws) x ws x ws x C."""
     b, h, w, c = x.shape
-    x = x.view(b, h // ws, ws, w // ws, ws, c)
+    x = x.reshape(b, h // ws, ws, w // ws, ws, c)
     return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, ws, ws, c)
 
 
 def window_reverse(windows: torch.Tensor, ws: int, h: int, w: int) -> torch.Tensor:
     """The inverse of :func:`window_partition`."""
     b = windows.shape[0] // ((h // ws) * (w // ws))
-    x = windows.view(b, h // ws, w // ws, ws, ws, -1)
+    x = windows.reshape(b, h // ws, w // ws, ws, ws, -1)
     return x.permute(0, 1, 3, 2, 4, 5).reshape(b, h, w, -1)
 
 
@@ -104,14 +104,14 @@ class SwinBlock(nn.Module):
         h, w = size
         b, _, c = x.shape
         ws, s = self.window_size, self.shift
-        y = self.norm1(x).view(b, h, w, c)
+        y = self.norm1(x).reshape(b, h, w, c)
         if s:
             y = torch.roll(y, shifts=(-s, -s), dims=(1, 2))
         mask = None
         if s:
             mask = self.attn_mask if tuple(size) == self.resolution else shift_mask(h, w, ws, s).to(x.device)
-        y = self.attn(window_partition(y, ws).view(-1, ws * ws, c), mask)
-        y = window_reverse(y.view(-1, ws, ws, c), ws, h, w)
+        y = self.attn(window_partition(y, ws).reshape(-1, ws * ws, c), mask)
+        y = window_reverse(y.reshape(-1, ws, ws, c), ws, h, w)
         if s:
             y = torch.roll(y, shifts=(s, s), dims=(1, 2))
         x = x + y.reshape(b, h * w, c)

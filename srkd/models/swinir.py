@@ -10,27 +10,14 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from srkd.models.edsr import DIV2K_MEAN
+from srkd.models.padding import pad_to_req
 from srkd.models.spec import SizeReq
 from srkd.models.swin_blocks import RSTB, resi_conv
 
 UPSAMPLERS = ("pixelshuffle", "pixelshuffledirect")
-
-
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Pad bottom/right to a multiple: reflect as far as the image allows, replicate beyond that."""
-    h, w = x.shape[2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if not ph and not pw:
-        return x
-    rh, rw = min(ph, h - 1), min(pw, w - 1)
-    x = F.pad(x, (0, rw, 0, rh), mode="reflect")
-    if ph > rh or pw > rw:
-        x = F.pad(x, (0, pw - rw, 0, ph - rh), mode="replicate")
-    return x
 
 
 def _upsample(scale: int, n_feat: int) -> nn.Sequential:
@@ -108,7 +95,7 @@ class SwinIR(nn.Module):
 
     def stem(self, x: torch.Tensor) -> torch.Tensor:
         """``conv_first`` on the padded, mean-shifted, range-scaled input (NCHW)."""
-        x = pad_to_multiple(x, self.window_size)
+        x = pad_to_req(x, self.size_req)
         return self.conv_first((x - self.mean.to(x.dtype)) * self.img_range)
 
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
