@@ -64,8 +64,8 @@ class Trainer:
         self.method = METHODS.get(cfg.method)(student=self.student, teacher=teacher, args=dict(cfg.method_args)).to(self.device)
         if self.prec.channels_last:
             self.method.to(memory_format=torch.channels_last)
-        params = list(self.student.parameters()) + self.method.helper_parameters()
-        self.opt = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.99))
+        self.params = list(self.student.parameters()) + self.method.helper_parameters()
+        self.opt = torch.optim.Adam(self.params, lr=cfg.lr, betas=(0.9, 0.99))
         self.ema = EMA(self.student, decay=cfg.ema_decay)
         self.step, self.best_psnr, self.last_psnr = 0, None, None
         self.runlog = RunLog(self.out / "log.jsonl")
@@ -100,7 +100,7 @@ class Trainer:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.student.parameters(), self.cfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
         self.opt.step()
         self.ema.update(self.student)
         self.step += 1
@@ -142,7 +142,11 @@ class Trainer:
         state = torch.load(path, map_location="cpu", weights_only=True)
         self.student.load_state_dict(state["student"])
         self.ema.load_state_dict(state["ema"])
-        self.method.load_state_dict(state["method"], strict=False)
+        missing, unexpected = self.method.load_state_dict(state["method"], strict=False)
+        helper_missing = [k for k in missing if not k.startswith(("student.", "teacher."))]
+        if helper_missing or unexpected:
+            raise TrainingError(f"{path}: the method's saved state does not fit this config "
+                                f"(missing {helper_missing[:3]}, unexpected {unexpected[:3]})")
         self.opt.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
         best = float(state["best_psnr"])

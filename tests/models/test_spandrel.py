@@ -97,3 +97,14 @@ def test_rcan_matches_spandrels_port_of_the_official_code(spandrel):
     x = torch.rand(1, 3, 11, 9)
     with torch.no_grad():
         torch.testing.assert_close(model(x.clone()), ref(x.clone()), rtol=1e-4, atol=1e-4)
+
+
+def test_distill_with_a_spandrel_teacher(spandrel, shared, tmp_path):
+    from conftest import run_srkd
+
+    out = run_srkd("distill", "--teacher", shared / "weights" / "CRAFT_x4.pth", "--method", "kd",
+                   "--student", "edsr:n_feats=8,n_blocks=1", "--data", shared / "data" / "bench" / "Set5" / "HR",
+                   "--scale", 4, "--steps", 2, "--batch", 2, "--patch", 20, "--out", tmp_path / "run",
+                   "--device", "cpu", "--threads", 1, "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "run" / "student_best.safetensors").is_file()

@@ -99,6 +99,9 @@ def block_widths(model: nn.Module) -> list[int]:
 
 
 class MiPKD(Method):
+    """MiPKD over any teacher/student pair with the feature-access contract; the mixers are its own
+    submodules (optimised with the student, saved for resume, never exported)."""
+
     name = "mipkd"
 
     def __init__(self, *, student, teacher, args: dict) -> None:
@@ -129,6 +132,7 @@ class MiPKD(Method):
                  self.pos_t, self.pos_s, n_helper)
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The loss and its parts (``pix kd feat block ae``) plus the mean mask ratio, for the log."""
         lq, gt, cfg = batch["lr"], batch["hr"], self.cfg
         h, w = lq.shape[-2] * self.scale, lq.shape[-1] * self.scale
         stem_t, feats_t = self.teacher.features(lq)
