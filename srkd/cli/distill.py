@@ -28,6 +28,7 @@ from srkd.errors import ConfigError
 @click.option("--threads", type=int, help="torch intra-op threads.")
 @click.option("--val-every", type=click.IntRange(1))
 @click.option("--ckpt-every", type=click.IntRange(1))
+@click.option("--log-every", type=click.IntRange(1))
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML config; flags override it.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/distill).")
 @click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this folder where it stopped.")
@@ -58,8 +59,15 @@ def command(config_file, resume, method_args, quiet, **flags) -> None:
         cfg = load_config(saved, overrides=flags)
     else:
         cfg = load_config(config_file, overrides=flags)
-    result = Trainer(cfg, resume=bool(resume), progress=not quiet).run()
+    trainer = Trainer(cfg, resume=bool(resume), progress=not quiet)
+    try:
+        result = trainer.run()
+    finally:
+        trainer.close()
+    if not trainer.dist.main:
+        return
     click.echo(f"run: {result.out}  steps: {result.steps}  precision: {result.precision}  "
+               f"processes: {result.world_size} (effective batch {result.effective_batch})  "
                f"{result.sec_per_step:.3f} s/step  data wait: {100 * result.data_wait_share:.1f}%")
     if result.best_psnr is not None:
         click.echo(f"validation PSNR (EMA): last {result.last_psnr:.3f} dB, best {result.best_psnr:.3f} dB")

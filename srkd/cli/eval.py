@@ -38,7 +38,9 @@ def command(model: str, data: tuple[str, ...], lr_dir: str | None, scale: int | 
                         ensemble=ensemble, lr_dir=lr_dir) for d in data]
     if json_out != "-":
         note = " (guessed)" if spec.range_is_guess else ""
-        click.echo(f"{model}: {spec.arch} x{spec.scale}, input range {_range(spec.value_range)}{note}"
+        detail = spec.hparams.get("architecture")
+        arch = f"{spec.arch} ({detail})" if detail else spec.arch
+        click.echo(f"{model}: {arch} x{spec.scale}, input range {_range(spec.value_range)}{note}"
                    f"{', x8 self-ensemble' if ensemble else ''}")
         for res in results:
             click.echo(f"{res.data}  x{res.scale}  ({len(res.rows)} images, LR: {_sources(res.rows)})")

@@ -19,9 +19,10 @@ class Prefetcher:
     record the exact data position (``position()``) and a resumed run sees the same batches.
     """
 
-    def __init__(self, dataset: HRFolderDataset, *, batch: int, seed: int, state: str | None = None, depth: int = 4) -> None:
+    def __init__(self, dataset: HRFolderDataset, *, batch: int, seed: int | tuple[int, ...], state: str | None = None,
+                 depth: int = 4) -> None:
         self.dataset, self.batch = dataset, batch
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng(list(seed) if isinstance(seed, tuple) else seed)  # (seed, rank): one stream per rank
         if state is not None:
             self.rng.bit_generator.state = json.loads(state)
         self._pos = json.dumps(self.rng.bit_generator.state)

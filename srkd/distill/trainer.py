@@ -1,20 +1,25 @@
-"""The generic training loop: it only calls ``method(batch)``; everything else is bookkeeping."""
+"""The generic training loop: it only calls ``method(batch)``; everything else is bookkeeping.
+
+Runs as one process, or one process per device under torchrun (DDP around the method, which
+holds the student and any trainable helpers; the frozen teacher is simply replicated).
+"""
 from __future__ import annotations
 
 import dataclasses
 import json
 import logging
-import math
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from srkd import __version__
 from srkd.data.dataset import HRFolderDataset
 from srkd.device import pick_device
+from srkd.distill import distributed
+from srkd.distill import resume as resume_ckpt
 from srkd.distill.config import DistillConfig, save_config
 from srkd.distill.ema import EMA
 from srkd.distill.loader import Prefetcher
@@ -24,13 +29,13 @@ from srkd.distill.runlog import RunLog
 from srkd.distill.teacher import FrozenTeacher
 from srkd.errors import TrainingError
 from srkd.evaluate import evaluate
-from srkd.fsutil import atomic_save
+from srkd.fsutil import atomic_write_text
 from srkd.models import build_model, parse_arch_string
 from srkd.models.checkpoint import save_model
 from srkd.models.resolve import resolve_model
 
 log = logging.getLogger(__name__)
-RESUME_FILE = "resume.pt"
+RESUME_FILE = resume_ckpt.RESUME_FILE
 
 
 @dataclasses.dataclass
@@ -42,24 +47,27 @@ class TrainResult:
     precision: str
     sec_per_step: float
     data_wait_share: float
+    world_size: int = 1
+    effective_batch: int = 0
 
 
 class Trainer:
     """Builds student, teacher, method and data from a config, then runs and checkpoints."""
 
     def __init__(self, cfg: DistillConfig, *, resume: bool = False, progress: bool = True) -> None:
-        self.cfg, self.progress = cfg.validate(), progress
+        self.cfg = cfg.validate()
         self.out = Path(cfg.out)
-        self.device = pick_device(cfg.device)
+        self.dist, self.device = distributed.init(pick_device(cfg.device))
+        self.progress = progress and self.dist.main
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.prec = resolve_precision(cfg.precision, self.device)
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(cfg.seed)  # identical student init on every rank
         arch, hp = parse_arch_string(cfg.student, scale=cfg.scale)
         self.student = build_model(arch, hp).to(self.device)
         teacher = None
         if METHODS.get(cfg.method).needs_teacher:
-            tmodel, tspec = resolve_model(cfg.teacher, scale=cfg.scale)
+            tmodel, _ = resolve_model(cfg.teacher, scale=cfg.scale)
             teacher = FrozenTeacher(tmodel.to(self.device))
         self.method = METHODS.get(cfg.method)(student=self.student, teacher=teacher, args=dict(cfg.method_args)).to(self.device)
         if self.prec.channels_last:
@@ -67,18 +75,31 @@ class Trainer:
         self.params = list(self.student.parameters()) + self.method.helper_parameters()
         self.opt = torch.optim.Adam(self.params, lr=cfg.lr, betas=(0.9, 0.99))
         self.ema = EMA(self.student, decay=cfg.ema_decay)
+        self.step_module = self._wrap()
+        torch.manual_seed(cfg.seed + 1_000_003 * self.dist.rank)  # per-rank randomness inside methods
         self.step, self.best_psnr, self.last_psnr = 0, None, None
         self.runlog = RunLog(self.out / "log.jsonl")
         data_state = None
         if resume:
-            data_state = self._load_resume()
-        else:
+            data_state = resume_ckpt.load(self)
+            if self.dist.main:
+                self.runlog.truncate_after(self.step)
+            log.info("resumed %s at step %d", self.out, self.step)
+        elif self.dist.main:
             self.out.mkdir(parents=True, exist_ok=True)
             self.runlog.path.unlink(missing_ok=True)
-        save_config(cfg, self.out / "config.yaml")
-        self.data = HRFolderDataset(cfg.data, scale=cfg.scale, patch=cfg.patch, progress=progress)
-        self.loader = Prefetcher(self.data, batch=cfg.batch, seed=cfg.seed, state=data_state)
-        log.info("precision %s (%s), device %s, %d training images", self.prec.name, self.prec.reason, self.device, len(self.data))
+        if self.dist.main:
+            save_config(cfg, self.out / "config.yaml")
+        self.data = HRFolderDataset(cfg.data, scale=cfg.scale, patch=cfg.patch, progress=self.progress)
+        self.loader = Prefetcher(self.data, batch=cfg.batch, seed=(cfg.seed, self.dist.rank), state=data_state)
+        log.info("precision %s (%s), device %s, %d training images, world size %d", self.prec.name,
+                 self.prec.reason, self.device, len(self.data), self.dist.world)
+
+    def _wrap(self) -> torch.nn.Module:
+        if not self.dist.enabled:
+            return self.method
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(self.method, device_ids=ids, find_unused_parameters=bool(self.method.helper_parameters()))
 
     def lr_at(self, step: int) -> float:
         """Multistep schedule: lr * gamma^(milestones passed), milestones as fractions of the run."""
@@ -92,11 +113,11 @@ class Trainer:
             group["lr"] = self.lr_at(self.step)
         self.method.train()
         with self.prec.autocast(self.device):
-            parts = self.method(batch)
+            parts = self.step_module(batch)
         loss = parts["loss"]
-        if not torch.isfinite(loss):
-            raise TrainingError(f"loss is {loss.item()} at step {self.step + 1}; stopped, the last good checkpoint is kept "
-                                f"in {self.out / RESUME_FILE}")
+        if distributed.any_true(self.dist, not bool(torch.isfinite(loss.detach()))):
+            raise TrainingError(f"loss is not finite ({loss.item()}) at step {self.step + 1}; stopped, the last good "
+                                f"checkpoint is kept in {self.out / RESUME_FILE}")
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.grad_clip:
@@ -107,7 +128,8 @@ class Trainer:
         return {k: float(v.detach()) for k, v in parts.items()}
 
     def validate(self) -> float | None:
-        if not self.cfg.val:
+        """Rank 0 scores the EMA student on the validation folder; the best is saved."""
+        if not self.cfg.val or not self.dist.main:
             return None
         res = evaluate(self.ema.model, data=self.cfg.val, scale=self.cfg.scale, device=self.device,
                        limit=self.cfg.val_limit, with_ssim=False)
@@ -121,45 +143,28 @@ class Trainer:
     def provenance(self) -> dict:
         c = self.cfg
         return {"method": c.method, "teacher": c.teacher, "data": c.data, "steps": self.step,
-                "precision": self.prec.name, "srkd_version": __version__}
+                "precision": self.prec.name, "world_size": self.dist.world, "srkd_version": __version__}
 
     def save_checkpoint(self) -> None:
-        state = {
-            "step": self.step, "student": self.student.state_dict(), "ema": self.ema.state_dict(),
-            "method": self.method.helper_state(), "optimizer": self.opt.state_dict(),
-            "best_psnr": self.best_psnr if self.best_psnr is not None else float("nan"),
-            "rng": {"torch": torch.get_rng_state(), "data": self.loader.position(),
-                    "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
-        }
-        save_model(self.out / "student_last.safetensors", self.ema.model, provenance=self.provenance())
-        atomic_save(self.out / RESUME_FILE, lambda tmp: torch.save(state, tmp))
-        self.runlog.plot(self.out / "curves.png")
+        """Student (EMA) and the resume checkpoint, atomically; every rank takes part, rank 0 writes."""
+        if self.dist.main:
+            save_model(self.out / "student_last.safetensors", self.ema.model, provenance=self.provenance())
+        resume_ckpt.save(self)
+        if self.dist.main:
+            self.runlog.plot(self.out / "curves.png")
 
-    def _load_resume(self) -> str:
-        path = self.out / RESUME_FILE
-        if not path.is_file():
-            raise TrainingError(f"{path}: no resume checkpoint in this run folder")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        self.student.load_state_dict(state["student"])
-        self.ema.load_state_dict(state["ema"])
-        missing, unexpected = self.method.load_state_dict(state["method"], strict=False)
-        helper_missing = [k for k in missing if not k.startswith(("student.", "teacher."))]
-        if helper_missing or unexpected:
-            raise TrainingError(f"{path}: the method's saved state does not fit this config "
-                                f"(missing {helper_missing[:3]}, unexpected {unexpected[:3]})")
-        self.opt.load_state_dict(state["optimizer"])
-        self.step = int(state["step"])
-        best = float(state["best_psnr"])
-        self.best_psnr = None if math.isnan(best) else best
-        torch.set_rng_state(state["rng"]["torch"])
-        if state["rng"]["cuda"]:
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-        self.runlog.truncate_after(self.step)
-        log.info("resumed %s at step %d", self.out, self.step)
-        return state["rng"]["data"]
+    def _log(self, acc: dict[str, float], n: int, start_step: int, t0: float, bar: tqdm) -> None:
+        avg = distributed.mean(self.dist, {k: v / n for k, v in acc.items()})
+        if not self.dist.main:
+            return
+        elapsed = time.perf_counter() - t0
+        rec = {"step": self.step, **avg, "lr": self.lr_at(self.step - 1),
+               "sec_per_step": elapsed / (self.step - start_step), "data_wait_share": self.loader.wait_s / elapsed}
+        self.runlog.write(rec)
+        bar.set_postfix(loss=f"{rec['loss']:.4f}")
 
     def run(self, *, until: int | None = None) -> TrainResult:
-        """Train to ``cfg.steps`` (or stop early after step ``until``, as an interrupted run would)."""
+        """Train to ``cfg.steps`` (or stop after step ``until`` without a checkpoint, as a killed run would)."""
         cfg = self.cfg
         stop = min(cfg.steps, until) if until else cfg.steps
         start_step, t0 = self.step, time.perf_counter()
@@ -167,22 +172,15 @@ class Trainer:
         acc: dict[str, float] = {}
         try:
             while self.step < stop:
-                lr_img, hr_img = self.loader.next()
-                parts = self.train_step(lr_img, hr_img)
-                for k, v in parts.items():
+                for k, v in self.train_step(*self.loader.next()).items():
                     acc[k] = acc.get(k, 0.0) + v
                 bar.update(1)
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
-                    n = cfg.log_every if self.step % cfg.log_every == 0 else self.step % cfg.log_every
-                    rec = {"step": self.step, **{k: v / n for k, v in acc.items()}, "lr": self.lr_at(self.step - 1)}
-                    elapsed = time.perf_counter() - t0
-                    rec["sec_per_step"] = elapsed / (self.step - start_step)
-                    rec["data_wait_share"] = self.loader.wait_s / elapsed
-                    self.runlog.write(rec)
-                    bar.set_postfix(loss=f"{rec['loss']:.4f}")
+                    self._log(acc, (self.step - 1) % cfg.log_every + 1, start_step, t0, bar)
                     acc = {}
                 if self.step % cfg.val_every == 0 or self.step == cfg.steps:
                     psnr = self.validate()
+                    distributed.barrier(self.dist)
                     if psnr is not None:
                         bar.set_postfix(loss=bar.postfix, val=f"{psnr:.2f}")
                 if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
@@ -190,13 +188,19 @@ class Trainer:
         finally:
             bar.close()
             self.loader.close()
-        if not cfg.val:  # nothing to pick "best" by: best is the last
+        if not cfg.val and self.dist.main:  # nothing to pick "best" by: best is the last
             save_model(self.out / "student_best.safetensors", self.ema.model, provenance=self.provenance())
         elapsed = time.perf_counter() - t0
-        done = max(self.step - start_step, 1)
         result = TrainResult(self.out, self.step, self.best_psnr, self.last_psnr, self.prec.name,
-                             elapsed / done, self.loader.wait_s / max(elapsed, 1e-9))
-        summary = {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(result).items()}
-        summary["precision_reason"] = self.prec.reason
-        atomic_save(self.out / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
+                             elapsed / max(self.step - start_step, 1), self.loader.wait_s / max(elapsed, 1e-9),
+                             world_size=self.dist.world, effective_batch=cfg.batch * self.dist.world)
+        if self.dist.main:
+            summary = {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(result).items()}
+            summary["precision_reason"] = self.prec.reason
+            atomic_write_text(self.out / "summary.json", json.dumps(summary, indent=2))
+        distributed.barrier(self.dist)
         return result
+
+    def close(self) -> None:
+        distributed.shutdown(self.dist)
+

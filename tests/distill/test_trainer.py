@@ -65,7 +65,7 @@ def test_few_steps_reduce_the_loss_on_real_patches(photos, tmp_path):
     model, spec = load_model(tmp_path / "run" / "student_last.safetensors")
     assert spec.hparams["n_feats"] == 8 and spec.scale == 2
     state = torch.load(tmp_path / "run" / "resume.pt", weights_only=True)
-    assert isinstance(state["rng"]["torch"], torch.Tensor) and state["step"] == 40
+    assert isinstance(state["rng"][0]["torch"], torch.Tensor) and state["step"] == 40 and state["world_size"] == 1
 
 
 def test_resume_continues_the_same_run_exactly(photos, tmp_path):

@@ -157,3 +157,15 @@ def test_published_configs_have_the_published_sizes():
     assert _params("swinir") == 11.90  # SwinIR-M x4
     light = _params("swinir", embed_dim=60, depths=[6] * 4, num_heads=[6] * 4, upsampler="pixelshuffledirect")
     assert light == 0.93  # SwinIR-S x4: 0.897 M + the relative-position tables the paper leaves out
+
+
+def test_student_strings_parse():
+    from srkd.models import parse_arch_string
+
+    arch, hp = parse_arch_string("swinir:embed_dim=60,depths=6/6/6/6,num_heads=6/6/6/6,upsampler=pixelshuffledirect",
+                                 scale=4)
+    assert hp["depths"] == [6, 6, 6, 6] and hp["upsampler"] == "pixelshuffledirect"
+    assert build_model(arch, hp).hparams["embed_dim"] == 60
+    assert parse_arch_string("rcan:n_resgroups=10,n_resblocks=6", scale=4)[1] == {"n_resgroups": 10, "n_resblocks": 6,
+                                                                                   "scale": 4}
+    assert parse_arch_string("rfdn:img_range=255")[1] == {"img_range": 255.0}

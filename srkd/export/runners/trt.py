@@ -1,0 +1,76 @@
+"""TensorRT backend: a serialized engine run with ``execute_async_v3`` on torch CUDA buffers.
+
+EXPERIMENTAL: written against the documented TensorRT 10/11 Python API, not yet run on a GPU.
+Activation refuses an engine built for another GPU architecture or TensorRT version, naming the
+command that rebuilds it.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from srkd.errors import SrkdError
+from srkd.export.runners.base import Runner
+from srkd.models.spec import ModelSpec
+
+
+class TrtRunner(Runner):
+    backend = "tensorrt"
+
+    def __init__(self, path: str | os.PathLike, *, spec: ModelSpec, precision: str, entry: dict[str, Any],
+                 rebuild: str = "srkd export STUDENT --out BUNDLE --trt PRECISION --overwrite") -> None:
+        super().__init__(spec=spec, precision=precision)
+        self.path, self.entry, self.rebuild = Path(path), entry, rebuild
+        self.engine = self.context = None
+
+    def activate_impl(self) -> None:
+        from srkd.export.tensorrt import require_tensorrt
+        from srkd.export.trt_info import check_engine_compat
+
+        trt, capability = require_tensorrt()
+        check_engine_compat(self.entry, trt_version=str(trt.__version__), capability=capability, rebuild=self.rebuild)
+        self.trt = trt
+        self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self.engine = self.runtime.deserialize_cuda_engine(self.path.read_bytes())
+        if self.engine is None:
+            raise SrkdError(f"{self.path}: TensorRT {trt.__version__} could not load the engine. Rebuild it: {self.rebuild}")
+        self.context = self.engine.create_execution_context()
+        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+        mode = trt.TensorIOMode.INPUT
+        self.input_name = next(n for n in names if self.engine.get_tensor_mode(n) == mode)
+        self.output_name = next(n for n in names if self.engine.get_tensor_mode(n) != mode)
+        self.profile = self.engine.get_tensor_profile_shape(self.input_name, 0)  # (min, opt, max)
+
+    def deactivate_impl(self) -> None:
+        self.context = self.engine = None
+
+    def toolchain(self) -> dict:
+        import torch
+
+        return {"tensorrt": str(self.trt.__version__), "compute_capability": list(torch.cuda.get_device_capability()),
+                "gpu": torch.cuda.get_device_name()}
+
+    def _check_profile(self, shape: tuple[int, ...]) -> None:
+        lo, _, hi = (tuple(s) for s in self.profile)
+        if any(s < a or s > b for s, a, b in zip(shape, lo, hi)):
+            raise SrkdError(f"{self.path.name}: input {shape} is outside the engine's profile {lo}..{hi}; "
+                            "tile the image (srkd upscale --tile) or rebuild with --trt-profile")
+
+    def infer_impl(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        self._check_profile(batch.shape)
+        x = torch.from_numpy(batch).cuda()
+        self.context.set_input_shape(self.input_name, tuple(batch.shape))
+        out_shape = tuple(self.context.get_tensor_shape(self.output_name))
+        y = torch.empty(out_shape, dtype=torch.float32, device="cuda")
+        self.context.set_tensor_address(self.input_name, x.data_ptr())
+        self.context.set_tensor_address(self.output_name, y.data_ptr())
+        stream = torch.cuda.current_stream()
+        if not self.context.execute_async_v3(stream.cuda_stream):
+            raise SrkdError(f"{self.path.name}: TensorRT execution failed for input {tuple(batch.shape)}")
+        stream.synchronize()
+        return y.cpu().numpy()

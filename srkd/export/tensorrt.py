@@ -1,0 +1,95 @@
+"""TensorRT engines from the bundle's ONNX files, with the TensorRT Python API (10.x and 11.x).
+
+Networks are built strongly typed: the precision comes from the ONNX file, not from builder flags
+(TensorRT 11 removed ``BuilderFlag.FP16/INT8``): fp32 from ``model.onnx``, fp16 from
+``model.fp16.onnx``, int8 from the symmetric QDQ ``model.int8.onnx``. After the build the engine
+inspector's per-layer precisions are checked against what was asked.
+
+EXPERIMENTAL: written against the documented API and not yet run on a GPU (see docs/deploy.md).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from srkd.errors import BackendUnavailableError, SrkdError
+from srkd.export.trt_info import TrtProfile, check_layer_precisions, require_layer_precisions
+from srkd.fsutil import atomic_write_bytes
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = ("pip install tensorrt (NVIDIA's wheels fetch their libraries from https://pypi.nvidia.com at "
+                "install time) on a machine with an NVIDIA GPU and a CUDA build of torch")
+
+
+def require_tensorrt() -> tuple[Any, tuple[int, int]]:
+    """The imported ``tensorrt`` module and this GPU's compute capability; BackendUnavailableError
+    saying what is missing (the package, or a CUDA GPU) otherwise."""
+    try:
+        import tensorrt as trt
+    except ImportError:
+        raise BackendUnavailableError(f"--trt needs the TensorRT Python package, which is not installed ({INSTALL_HINT})") from None
+    import torch
+
+    if not torch.cuda.is_available():
+        raise BackendUnavailableError("--trt needs an NVIDIA GPU visible to torch (torch.cuda.is_available() is False; "
+                                      f"torch {torch.__version__})")
+    return trt, tuple(torch.cuda.get_device_capability())
+
+
+def _major(trt: Any) -> int:
+    return int(str(trt.__version__).split(".")[0])
+
+
+def _network(trt: Any, builder: Any) -> Any:
+    if _major(trt) >= 11:  # strongly typed is the only mode
+        return builder.create_network(0)
+    return builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
+
+
+def build_engine(
+    onnx_path: str | os.PathLike, engine_path: str | os.PathLike, *, precision: str, profile: TrtProfile,
+    input_name: str, opt_level: int = 3, timing_cache: str | os.PathLike | None = None,
+    workspace_gib: float = 4.0, allow_fp32: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Build and write the engine; returns what the manifest records (versions, profile, layer check).
+
+    ``timing_cache``: a file read when present and written back after the build (speeds up rebuilds).
+    Raises SrkdError when parsing or building fails and ParityError when layer precisions differ.
+    """
+    trt, capability = require_tensorrt()
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = _network(trt, builder)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise SrkdError(f"{onnx_path}: TensorRT cannot parse it: {errors[:400]}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * (1 << 30)))
+    config.builder_optimization_level = int(opt_level)
+    config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
+    opt_profile = builder.create_optimization_profile()
+    opt_profile.set_shape(input_name, profile.min, profile.opt, profile.max)
+    config.add_optimization_profile(opt_profile)
+    cache_path = Path(timing_cache) if timing_cache else None
+    cache = config.create_timing_cache(cache_path.read_bytes() if cache_path and cache_path.is_file() else b"")
+    config.set_timing_cache(cache, ignore_mismatch=False)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise SrkdError(f"{engine_path}: TensorRT build failed ({precision}, profile {profile.to_dict()})")
+    atomic_write_bytes(engine_path, bytes(serialized))
+    if cache_path:
+        atomic_write_bytes(cache_path, bytes(config.get_timing_cache().serialize()))
+    runtime = trt.Runtime(logger)
+    engine = runtime.deserialize_cuda_engine(bytes(serialized))
+    inspector = engine.create_engine_inspector()
+    layers = inspector.get_engine_information(trt.LayerInformationFormat.JSON)
+    report = require_layer_precisions(check_layer_precisions(layers, precision=precision, allow_fp32=allow_fp32),
+                                      label=str(engine_path))
+    log.info("%s: TensorRT %s engine, %d compute layers in %s", engine_path, trt.__version__, len(report.layers), precision)
+    return {"tensorrt": str(trt.__version__), "compute_capability": list(capability), "opt_level": int(opt_level),
+            "profile": profile.to_dict(), "timing_cache": str(cache_path) if cache_path else None,
+            "strongly_typed": True, "layer_check": report.to_dict()}
