@@ -1,6 +1,6 @@
 """The Python API: ``srkd.load(model).upscale(image)``.
 
->>> up = srkd.load("edsr-x4")                    # or a bundle folder, or a student .safetensors/.pth
+>>> up = srkd.load("edsr-x4")                    # or a bundle folder, a student .safetensors/.pth, an srkd .onnx
 >>> big = up.upscale(img)                        # HxWx3 / HxW / HxWx4, uint8 or uint16 -> same kind
 """
 from __future__ import annotations
@@ -9,20 +9,23 @@ import os
 
 import numpy as np
 
-from srkd.errors import ConfigError
 from srkd.export.runners.base import Runner
 from srkd.models.spec import ModelSpec
+from srkd.serve.engine import Engine
 from srkd.serve.loader import open_model
+from srkd.serve.task import ImageOptions, finish, prepare
 from srkd.serve.tiler import TileSettings, infer_tiled
 
 
 class Upscaler:
-    """An active Runner plus tiling; ``upscale`` maps numpy images to numpy images of the same kind."""
+    """An active Runner plus tiling and batching; ``upscale`` maps numpy images to numpy images of the same kind."""
 
-    def __init__(self, runner: Runner, *, tiles: TileSettings = TileSettings(), label: str = "") -> None:
+    def __init__(self, runner: Runner, *, tiles: TileSettings = TileSettings(), label: str = "",
+                 image: ImageOptions = ImageOptions(), batch: int = 1) -> None:
         self.runner = runner.activate()
-        self.tiles = tiles
+        self.tiles, self.image, self.batch = tiles, image, batch
         self.label = label or runner.spec.arch
+        self._engine: Engine | None = None
 
     @property
     def spec(self) -> ModelSpec:
@@ -38,41 +41,36 @@ class Upscaler:
         """What runs the model, e.g. ``torch:fp32``."""
         return self.runner.name
 
+    def engine(self, *, batch: int | None = None) -> Engine:
+        """A fresh Engine over this runner with this upscaler's tiling (for running many images at once)."""
+        from srkd.serve.memory import profile_batch
+
+        batch = batch or self.batch
+        cap = profile_batch(self.runner)
+        return Engine(self.runner.infer, scale=self.scale, size_req=self.spec.size_req, tiles=self.tiles,
+                      batch=min(batch, cap) if cap else batch)
+
     def infer(self, x: np.ndarray) -> np.ndarray:
         """Float32 NCHW [0, 1] in, float32 NCHW out (unclipped), tiled as configured."""
-        return infer_tiled(self.runner.infer, x, scale=self.scale, settings=self.tiles, size_req=self.spec.size_req)
+        return infer_tiled(self.runner.infer, x, scale=self.scale, settings=self.tiles, size_req=self.spec.size_req,
+                           batch=self.batch)
 
-    def upscale(self, image: np.ndarray) -> np.ndarray:
-        """Upscale an HxWx3 RGB, HxWx4 RGBA, HxWx1 or HxW grey image by ``scale``.
+    def upscale(self, image: np.ndarray, *, alpha: str | None = None, outscale: float | None = None) -> np.ndarray:
+        """Upscale an HxWx3 RGB, HxWx4 RGBA, HxWx1 or HxW grey image by ``scale`` (or to ``outscale``).
 
         uint8 and uint16 come back in the same dtype (rounded); float arrays are read as [0, 1] and
-        come back as float32 clipped to [0, 1]. Alpha is resized with bicubic interpolation.
+        come back as float32 clipped to [0, 1]. ``alpha``: ``bicubic`` or ``model`` (default: as loaded).
         """
-        if not isinstance(image, np.ndarray) or image.ndim not in (2, 3) or image.size == 0:
-            raise ConfigError(f"expected an HxW or HxWxC image array, got {getattr(image, 'shape', type(image))}")
-        channels = 1 if image.ndim == 2 else image.shape[2]
-        if channels not in (1, 3, 4):
-            raise ConfigError(f"expected 1, 3 or 4 channels, got {channels}")
-        peak = _peak(image.dtype)
-        img = image.astype(np.float32) / peak
-        alpha = img[:, :, 3] if channels == 4 else None
-        rgb = img.reshape(img.shape[0], img.shape[1], -1)[:, :, : min(channels, 3)]
-        need = self.spec.in_channels
-        if rgb.shape[2] == 1 and need == 3:
-            rgb = np.repeat(rgb, 3, axis=2)
-        elif rgb.shape[2] != need:
-            raise ConfigError(f"the model takes {need}-channel input, the image has {rgb.shape[2]} colour channel(s)")
-        y = self.infer(np.ascontiguousarray(rgb.transpose(2, 0, 1)[None]))[0].transpose(1, 2, 0)
-        if channels == 1 and y.shape[2] == 3:
-            y = y.mean(axis=2, keepdims=True)
-        if alpha is not None:
-            import cv2
-
-            a = cv2.resize(alpha, (y.shape[1], y.shape[0]), interpolation=cv2.INTER_CUBIC)
-            y = np.concatenate([y, a[:, :, None]], axis=2)
-        if image.ndim == 2:
-            y = y[:, :, 0]
-        return _to_dtype(y, image.dtype, peak)
+        squeeze = isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[2] == 1
+        options = ImageOptions(alpha=alpha or self.image.alpha, outscale=outscale)
+        task = prepare(image[:, :, 0] if squeeze else image, in_channels=self.spec.in_channels, options=options)
+        if self._engine is None:  # kept, so a tile size learnt from an out-of-memory error sticks
+            self._engine = self.engine()
+        (done,) = self._engine.run([task])
+        if done.error is not None:
+            raise done.error
+        out = finish(task, done.outputs, scale=self.scale, options=options)
+        return out[:, :, None] if squeeze else out
 
     def close(self) -> None:
         """Release the backend's session/engine."""
@@ -88,40 +86,26 @@ class Upscaler:
         return f"Upscaler({self.label!r}, x{self.scale}, {self.name}, tile={self.tiles.tile})"
 
 
-def _peak(dtype: np.dtype) -> float:
-    if dtype == np.uint8:
-        return 255.0
-    if dtype == np.uint16:
-        return 65535.0
-    if np.issubdtype(dtype, np.floating):
-        return 1.0
-    raise ConfigError(f"unsupported image dtype {dtype}; expected uint8, uint16 or float in [0, 1]")
-
-
-def _to_dtype(y: np.ndarray, dtype: np.dtype, peak: float) -> np.ndarray:
-    """Clip/scale/round in place: large outputs should not be copied more than once."""
-    if not y.flags.writeable or y.dtype != np.float32:
-        y = y.astype(np.float32)
-    y = np.clip(y, 0.0, 1.0, out=y)
-    if np.issubdtype(dtype, np.floating):
-        return np.ascontiguousarray(y, dtype=np.float32)
-    y *= peak
-    return np.ascontiguousarray(np.rint(y, out=y), dtype=dtype)
-
-
 def load(
     model: str | os.PathLike | None = None, *, backend: str = "auto", device: str = "auto",
-    tile: int | None = None, tile_overlap: int = 32, precision: str = "fp32",
+    tile: int | str | None = "auto", tile_overlap: int = 16, precision: str = "auto", batch: int = 1,
+    alpha: str = "bicubic", threads: int | None = None,
 ) -> Upscaler:
-    """Load ``model`` (bundle folder, student file, shipped name; default the shipped model) for upscaling.
+    """Load ``model`` (bundle folder, student file, srkd .onnx, shipped name; default the shipped model).
 
-    ``backend``: auto | torch | onnxruntime; ``device``: auto | cpu | cuda; ``tile``: tile side in
-    input pixels (None runs whole images), with ``tile_overlap`` pixels of cross-faded overlap.
+    ``backend``: auto | torch | onnxruntime | openvino | tensorrt (auto: the fastest artifact of a
+    bundle that passed parity); ``device``: auto | cpu | cuda; ``tile``: ``"auto"`` (from the memory
+    budget), a tile side in input pixels, or None/0 for whole images, with ``tile_overlap`` pixels of
+    cross-faded context on each side; ``batch``: windows per model call; ``alpha``: bicubic | model.
     """
     if model is None:
         from srkd.zoo import DEFAULT_MODEL
 
         model = DEFAULT_MODEL
-    tiles = TileSettings(tile=tile or None, overlap=tile_overlap)
-    runner = open_model(model, backend=backend, device=device, precision=precision)
-    return Upscaler(runner, tiles=tiles, label=str(model))
+    runner = open_model(model, backend=backend, device=device, precision=precision, threads=threads).activate()
+    if tile == "auto":
+        from srkd.serve.memory import auto_tile
+
+        tile = auto_tile(runner, overlap=tile_overlap, batch=batch)
+    tiles = TileSettings(tile=int(tile) if tile else None, overlap=tile_overlap)
+    return Upscaler(runner, tiles=tiles, label=str(model), image=ImageOptions(alpha=alpha), batch=batch)

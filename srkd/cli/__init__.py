@@ -1,6 +1,7 @@
 """The ``srkd`` command line. Every SrkdError becomes one line on stderr and exit code 1."""
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
@@ -10,7 +11,33 @@ from srkd import __version__
 from srkd.errors import SrkdError
 
 
+# command name -> module in srkd.cli holding ``command``; imported only when that command runs
+# (or for --help), so one command's heavy imports never slow or break another.
+COMMANDS = {
+    "bench": "bench",
+    "check": "check",
+    "demo": "demo",
+    "distill": "distill",
+    "eval": "eval",
+    "export": "export",
+    "inspect": "inspect",
+    "upscale": "upscale",
+    "zoo": "zoo",
+}
+
+
 class SrkdGroup(click.Group):
+    """Lazily loaded subcommands; any SrkdError becomes one line on stderr and exit code 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"srkd.cli.{COMMANDS[name]}")
+        return module.command
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -26,28 +53,3 @@ def main(verbose: int) -> None:
     """srkd: distil super-resolution networks into small, fast, deployable ones."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-
-
-def _register() -> None:
-    from srkd.cli import bench as bench_cmd
-    from srkd.cli import check as check_cmd
-    from srkd.cli import demo as demo_cmd
-    from srkd.cli import distill as distill_cmd
-    from srkd.cli import eval as eval_cmd
-    from srkd.cli import export as export_cmd
-    from srkd.cli import inspect as inspect_cmd
-    from srkd.cli import upscale as upscale_cmd
-    from srkd.cli import zoo as zoo_cmd
-
-    main.add_command(bench_cmd.command, "bench")
-    main.add_command(check_cmd.command, "check")
-    main.add_command(demo_cmd.command, "demo")
-    main.add_command(distill_cmd.command, "distill")
-    main.add_command(eval_cmd.command, "eval")
-    main.add_command(export_cmd.command, "export")
-    main.add_command(inspect_cmd.command, "inspect")
-    main.add_command(upscale_cmd.command, "upscale")
-    main.add_command(zoo_cmd.command, "zoo")
-
-
-_register()

@@ -7,17 +7,18 @@ Running a bundle (what ``srkd upscale`` and ``srkd bench`` call)::
     with open_runner("bundle/", backend="auto", precision="fp32") as runner:
         sr = runner.infer(lr)  # float32 NCHW RGB [0, 1] in -> float32 NCHW [0, 1], x runner.spec.scale
 
-``open_runner(bundle_dir, *, backend="auto"|"torch"|"onnxruntime", precision="fp32", device="auto"|
-"cpu"|"cuda", threads=None)`` returns an inactive Runner (use it as a context manager);
-``runner.spec`` holds scale, channels and the size requirement. ``backend="auto"`` takes ONNX
-Runtime when it is installed and can run on the chosen device, else torch. ``load_bundle(dir)``
-returns a ``Bundle`` (manifest, spec, ``runner(entry)`` for any listed artifact), after checking
-every artifact's SHA-256.
+``open_runner(bundle_dir, *, backend="auto"|"torch"|"onnxruntime"|"tensorrt", precision="fp32"|...|"auto",
+device="auto"|"cpu"|"cuda", threads=None)`` returns an inactive Runner (use it as a context manager);
+``runner.spec`` holds scale, channels and the size requirement. ``backend="auto"`` takes, among the
+artifacts of ``precision`` (every precision when it is ``"auto"``) that passed parity and can run on
+the device, the one with the lowest recorded p50 latency (``srkd check``'s figures when present, else
+export's) at the largest size they were all timed at; without figures ONNX Runtime comes before torch.
+``load_bundle(dir)`` returns a ``Bundle`` (manifest, spec, ``runner(entry)`` for any listed artifact),
+after checking every artifact's SHA-256.
 
-Making one: ``export_bundle(student, out, data=...)`` copies ``student.safetensors`` in, writes
-``model.onnx``, parity-checks every artifact against the torch fp32 output on real images, times
-it, and writes the manifest. It builds in a hidden folder beside ``out`` and renames it into place
-only when every artifact passed: a refused export leaves no bundle behind.
+Making one: ``export_bundle(student, out, data=..., int8=True, ...)`` (srkd.export.build) writes the
+artifacts in a hidden folder beside ``out`` and renames it into place only when every artifact
+passed: a refused export leaves no bundle behind.
 """
 from __future__ import annotations
 
@@ -34,42 +35,45 @@ import torch
 from srkd.device import pick_device
 from srkd.errors import BackendUnavailableError, CheckpointError, ConfigError, UnknownNameError
 from srkd.export import manifest as mf
-from srkd.export.latency import measure_latency
-from srkd.export.onnx import INPUT_NAME, OUTPUT_NAME, export_onnx
-from srkd.export.parity import SAMPLE_PHOTOS, check_parity, parity_images, thresholds
+from srkd.export.parity import SAMPLE_PHOTOS
 from srkd.export.runners import OrtRunner, Runner, TorchRunner
-from srkd.models.checkpoint import load_model, read_metadata, save_model
+from srkd.export.runners.ort import available_kinds, execution_providers
+from srkd.models.checkpoint import load_model
 from srkd.models.spec import ModelSpec
 from srkd.zoo import ZOO, zoo_path
 
 log = logging.getLogger(__name__)
 
 STUDENT_FILE, ONNX_FILE = "student.safetensors", "model.onnx"
-
-
-def _ort_providers() -> list[str] | None:
-    try:
-        import onnxruntime
-    except ImportError:
-        return None
-    return list(onnxruntime.get_available_providers())
+RUNNABLE = ("torch", "onnxruntime", "tensorrt")
 
 
 def make_runner(root: Path, entry: dict[str, Any], spec: ModelSpec, *, device: str | torch.device = "cpu",
-                threads: int | None = None) -> Runner:
-    """An inactive Runner for one manifest ``entry`` of the bundle at ``root``."""
+                threads: int | None = None, ort_ep: str | None = None, rebuild: str | None = None) -> Runner:
+    """An inactive Runner for one manifest ``entry`` of the bundle at ``root``.
+
+    ``ort_ep``: ONNX Runtime's execution provider (cpu | cuda | tensorrt; default: cuda on a CUDA
+    device, else cpu); ``rebuild``: the command a TensorRT mismatch error names.
+    """
     path, device = root / entry["file"], pick_device(device)
     if entry["backend"] == "torch":
         model, _ = load_model(path)
-        return TorchRunner(model, spec=spec, precision=entry["precision"], device=device)
+        options = entry.get("options", {})
+        return TorchRunner(model, spec=spec, precision=entry["precision"], device=device,
+                           channels_last=bool(options.get("channels_last", False)))
     if entry["backend"] == "onnxruntime":
-        providers = None
-        if device.type == "cuda":
-            if "CUDAExecutionProvider" not in (_ort_providers() or []):
-                raise BackendUnavailableError(f"{path}: onnxruntime has no CUDAExecutionProvider (pip install onnxruntime-gpu)")
-            providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        kind = ort_ep or ("cuda" if device.type == "cuda" else "cpu")
+        if kind not in available_kinds():
+            raise BackendUnavailableError(f"{path}: this onnxruntime has no {kind} execution provider "
+                                          f"(has: {', '.join(available_kinds()) or 'none'}; GPU: pip install onnxruntime-gpu)")
+        providers = execution_providers(kind, spec=spec, cache_dir=root / "trt_cache", precision=entry["precision"])
         return OrtRunner(path, spec=spec, precision=entry["precision"], threads=threads, providers=providers)
-    raise BackendUnavailableError(f"{path}: no runner for backend {entry['backend']!r} in this srkd (have: torch, onnxruntime)")
+    if entry["backend"] == "tensorrt":
+        from srkd.export.runners.trt import TrtRunner
+
+        return TrtRunner(path, spec=spec, precision=entry["precision"], entry=entry,
+                         rebuild=rebuild or f"srkd export {root / STUDENT_FILE} --out {root} --overwrite --trt {entry['precision']}")
+    raise BackendUnavailableError(f"{path}: no runner for backend {entry['backend']!r} in this srkd (have: {', '.join(RUNNABLE)})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,9 +99,16 @@ class Bundle:
         have = ", ".join(f"{a['backend']}:{a['precision']}" for a in self.artifacts) or "(none)"
         raise UnknownNameError(f"{self.path}: no {backend}:{precision} artifact; the bundle has {have}")
 
-    def runner(self, entry: dict[str, Any], *, device: str | torch.device = "cpu", threads: int | None = None) -> Runner:
+    def rebuild_command(self) -> str:
+        """The ``srkd export`` line that rebuilds this bundle in place with the same artifacts."""
+        flags = self.manifest.get("export", {}).get("flags", [])
+        return " ".join(["srkd export", str(self.path / STUDENT_FILE), "--out", str(self.path), "--overwrite", *flags])
+
+    def runner(self, entry: dict[str, Any], *, device: str | torch.device = "cpu", threads: int | None = None,
+               ort_ep: str | None = None) -> Runner:
         """An inactive Runner for ``entry`` (one of ``artifacts``)."""
-        return make_runner(self.path, entry, self.spec, device=device, threads=threads)
+        return make_runner(self.path, entry, self.spec, device=device, threads=threads, ort_ep=ort_ep,
+                           rebuild=self.rebuild_command())
 
 
 def load_bundle(path: str | os.PathLike, *, verify: bool = True) -> Bundle:
@@ -110,21 +121,56 @@ def load_bundle(path: str | os.PathLike, *, verify: bool = True) -> Bundle:
     return Bundle(path, manifest)
 
 
+def _can_run(entry: dict[str, Any], device: torch.device) -> bool:
+    if entry["backend"] == "onnxruntime":
+        kinds = available_kinds()
+        return "cuda" in kinds if device.type == "cuda" else "cpu" in kinds
+    if entry["backend"] == "tensorrt":
+        return device.type == "cuda"
+    return entry["backend"] == "torch"
+
+
+def _p50_by_size(entry: dict[str, Any], device: torch.device) -> dict[int, float]:
+    """Recorded p50 ms per size, when they were measured on this kind of device (GPU or CPU)."""
+    latency = (entry.get("check") or {}).get("latency") or entry.get("latency") or {}
+    if bool(latency.get("gpu")) != (device.type == "cuda"):
+        return {}
+    return {int(s["size"]): float(s["p50_ms"]) for s in latency.get("sizes", []) if s.get("p50_ms")}
+
+
+def choose_artifact(artifacts: Sequence[dict[str, Any]], *, precision: str, device: torch.device) -> dict[str, Any] | None:
+    """The ``backend="auto"`` pick (see the module docstring); None when nothing fits."""
+    order = {"tensorrt": 0, "onnxruntime": 1, "torch": 2}
+    fits = [a for a in artifacts if (precision == "auto" or a["precision"] == precision) and _can_run(a, device)
+            and (a.get("parity") or {}).get("passed", True) and ((a.get("check") or {}).get("parity") or {}).get("passed", True)]
+    if not fits:
+        return None
+    timings = [_p50_by_size(a, device) for a in fits]
+    common = set.intersection(*(set(t) for t in timings))
+    if common:
+        size = max(common)
+        return min(zip(fits, timings), key=lambda ft: ft[1][size])[0]
+    return min(fits, key=lambda a: (order.get(a["backend"], 9), a["precision"] != "fp32"))
+
+
 def open_runner(bundle_dir: str | os.PathLike, *, backend: str = "auto", precision: str = "fp32",
                 device: str | torch.device = "auto", threads: int | None = None) -> Runner:
     """An inactive Runner for the bundle's ``backend``/``precision`` artifact (see the module docstring)."""
     bundle = load_bundle(bundle_dir)
     dev = pick_device(device)
     if backend != "auto":
+        if precision == "auto":
+            entry = choose_artifact([a for a in bundle.artifacts if a["backend"] == backend], precision="auto", device=dev)
+            if entry is not None:
+                return bundle.runner(entry, device=dev, threads=threads)
+            precision = "fp32"
         return bundle.runner(bundle.find(backend=backend, precision=precision), device=dev, threads=threads)
-    providers = _ort_providers()
-    ort_fits = providers is not None and (dev.type == "cpu" or "CUDAExecutionProvider" in providers)
-    for candidate in (["onnxruntime"] if ort_fits else []) + ["torch"]:
-        entry = next((a for a in bundle.artifacts if a["backend"] == candidate and a["precision"] == precision), None)
-        if entry is not None:
-            log.info("%s: auto backend -> %s:%s on %s", bundle_dir, candidate, precision, dev)
-            return bundle.runner(entry, device=dev, threads=threads)
-    return bundle.runner(bundle.find(backend="torch", precision=precision), device=dev, threads=threads)
+    entry = choose_artifact(bundle.artifacts, precision=precision, device=dev)
+    if entry is None:
+        return bundle.runner(bundle.find(backend="torch", precision="fp32" if precision == "auto" else precision),
+                             device=dev, threads=threads)
+    log.info("%s: auto backend -> %s:%s on %s", bundle_dir, entry["backend"], entry["precision"], dev)
+    return bundle.runner(entry, device=dev, threads=threads)
 
 
 def _student_file(student: str | os.PathLike) -> Path:
@@ -161,72 +207,36 @@ def _move_into_place(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _build(src: Path, tmp: Path, out: Path, *, data, opset, dynamo, images, crop, sizes, runs, threads) -> dict:
-    photos = parity_images(data, limit=images, crop=crop)  # first: a bad --data fails before any work
-    ref_model, ref_spec = load_model(src)
-    if src.suffix == ".safetensors" and _has_metadata(src):
-        shutil.copyfile(src, tmp / STUDENT_FILE)
-    else:  # a foreign checkpoint: store it the srkd way, with where it came from
-        save_model(tmp / STUDENT_FILE, ref_model, provenance={"source": src.name}, weights="unknown")
-    meta = read_metadata(tmp / STUDENT_FILE)
-    model, spec = load_model(tmp / STUDENT_FILE)
-    onnx_info = export_onnx(model, tmp / ONNX_FILE, opset=opset, dynamo=dynamo, metadata=meta)
-    torch_io = {"input": {"name": INPUT_NAME, "dims": ["batch", spec.in_channels, "height", "width"]},
-                "output": {"name": OUTPUT_NAME, "dims": ["batch", spec.out_channels, "out_height", "out_width"]}}
-    plan = [("torch", STUDENT_FILE, torch_io, {}),
-            ("onnxruntime", ONNX_FILE, {k: onnx_info[k] for k in ("input", "output")},
-             {"opset": onnx_info["opset"], "exporter": onnx_info["exporter"]})]
-    entries = []
-    with TorchRunner(ref_model, spec=ref_spec) as reference:
-        for backend, file, io, extra in plan:
-            with make_runner(tmp, {"file": file, "backend": backend, "precision": "fp32"}, spec, threads=threads) as runner:
-                parity = check_parity(runner, reference, images=[img for _, img in photos], scale=spec.scale)
-                parity.require(label=out / file)
-                latency = measure_latency(runner, sizes=sizes, runs=runs)
-                entries.append(mf.artifact_entry(
-                    root=tmp, file=file, backend=backend, precision="fp32", model=meta, io=io,
-                    toolchain=mf.toolchain(backend, extra={**runner.toolchain(), **extra}),
-                    parity=parity.to_dict(), latency=latency.to_dict(),
-                ))
-    source = str(data) if data is not None else "scikit-image sample photos"
-    parity_data = {"source": source, "images": [n for n, _ in photos], "crop": crop, "lr": "MATLAB bicubic of HR"}
-    manifest = mf.build_manifest(model=meta, artifacts=entries, parity_data=parity_data, thresholds=thresholds())
-    mf.write_manifest(tmp, manifest)
-    return manifest
-
-
-def _has_metadata(path: Path) -> bool:
-    try:
-        read_metadata(path)
-    except CheckpointError:
-        return False
-    return True
-
-
 def export_bundle(
     student: str | os.PathLike, out: str | os.PathLike, *, data: str | os.PathLike | None = None, opset: int = 17,
     dynamo: bool = False, overwrite: bool = False, images: int | None = 3, crop: int | None = 256,
     latency_sizes: Sequence[int] = (64, 128), latency_runs: int = 10, threads: int | None = None,
+    **artifacts: Any,
 ) -> Bundle:
     """Make the bundle ``out`` from ``student`` (a checkpoint file or a shipped model name).
 
     Parity runs on the first ``images`` photos of ``data`` (default: scikit-image's astronaut,
     chelsea, coffee), center-cropped to ``crop`` px. An artifact below its threshold raises
     ParityError with the figures and nothing is left at ``out``. ``threads``: ONNX Runtime's
-    intra-op threads (None: its default).
+    intra-op threads (None: its default). ``artifacts``: the other fields of
+    ``srkd.export.build.ExportOptions`` (``simplify``, ``bf16``, ``fp16``, ``int8``, ``calib``, ``trt``, ...).
     """
+    from srkd.export.build import ExportOptions, build_into
+
+    opts = ExportOptions(opset=opset, dynamo=dynamo, images=images, crop=crop, latency_sizes=tuple(latency_sizes),
+                         latency_runs=latency_runs, threads=threads, **artifacts)
     src, out = _student_file(student), Path(out)
     _check_target(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.{os.getpid()}-{secrets.token_hex(4)}.partial"
     tmp.mkdir()  # not mkdtemp: its 0700 mode would stick to the finished bundle
     try:
-        _build(src, tmp, out, data=data, opset=opset, dynamo=dynamo, images=images, crop=crop,
-               sizes=latency_sizes, runs=latency_runs, threads=threads)
+        manifest = build_into(src, tmp, out, data=data, opts=opts)
         _move_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    log.info("%s: bundle written (%s)", out, ", ".join([STUDENT_FILE, ONNX_FILE, mf.MANIFEST_NAME]))
+    files = dict.fromkeys(a["file"] for a in manifest["artifacts"])
+    log.info("%s: bundle written (%s)", out, ", ".join([*files, mf.MANIFEST_NAME]))
     return load_bundle(out)
 
 

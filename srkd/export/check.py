@@ -1,13 +1,22 @@
-"""Re-check a finished bundle: integrity, parity and latency of every artifact on real images."""
+"""Re-check a finished bundle: integrity, parity and latency of every artifact on real images.
+
+``check_bundle`` measures; ``record_checks`` writes the figures into the manifest (each artifact's
+``check`` entry: when, on what data, parity, latency, heatmap) and ``heatmaps`` writes a PNG of the
+worst image's error per artifact.
+"""
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import logging
 import os
+from pathlib import Path
 from typing import Any, Sequence
 
-from srkd.errors import ParityError
+from srkd.errors import ParityError, UnknownNameError
+from srkd.export import manifest as mf
 from srkd.export.bundle import Bundle, load_bundle
+from srkd.export.heatmap import heatmap_name, write_heatmap
 from srkd.export.latency import LatencyResult, measure_latency
 from srkd.export.parity import ParityResult, check_parity, parity_images
 
@@ -21,6 +30,8 @@ class ArtifactCheck:
     entry: dict[str, Any]
     parity: ParityResult
     latency: LatencyResult | None
+    heatmap: Path | None = None
+    images: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -28,31 +39,65 @@ class ArtifactCheck:
 
     def to_dict(self) -> dict[str, Any]:
         return {"file": self.entry["file"], "backend": self.entry["backend"], "precision": self.entry["precision"],
-                "parity": self.parity.to_dict(), "latency": self.latency.to_dict() if self.latency else None}
+                "parity": self.parity.to_dict(), "latency": self.latency.to_dict() if self.latency else None,
+                "heatmap": str(self.heatmap) if self.heatmap else None}
 
 
 def check_bundle(
     bundle: str | os.PathLike | Bundle, *, data: str | os.PathLike | None = None, images: int | None = 5,
     crop: int | None = 256, sizes: Sequence[int] = (64, 128), runs: int = 10, threads: int | None = None,
-    device: str = "cpu",
+    device: str = "cpu", heatmaps: str | os.PathLike | None = None, skip: Sequence[str] = (),
 ) -> list[ArtifactCheck]:
     """Verify hashes, then run parity (against the bundle's torch fp32 student) and latency per artifact.
 
     Returns one ArtifactCheck per artifact, failures included; ``sizes=()`` skips latency.
-    Raises CheckpointError when the bundle is damaged and ParityError when it has no torch fp32 reference.
+    ``heatmaps``: a folder for one PNG per artifact that differs from the reference (worst image).
+    ``skip``: backends not to run (e.g. ``tensorrt`` where there is no GPU). Raises CheckpointError
+    when the bundle is damaged and ParityError when it has no torch fp32 reference.
     """
     bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     try:
         ref_entry = bundle.find(backend="torch", precision="fp32")
-    except KeyError:
+    except UnknownNameError:
         raise ParityError(f"{bundle.path}: no torch fp32 artifact to compare against (needed as the reference)") from None
-    hr = [img for _, img in parity_images(data, limit=images, crop=crop)]
+    photos = parity_images(data, limit=images, crop=crop)
+    hr = [img for _, img in photos]
     results = []
     with bundle.runner(ref_entry, device=device) as reference:
         for entry in bundle.artifacts:
+            if entry["backend"] in skip:
+                continue
             with bundle.runner(entry, device=device, threads=threads) as runner:
                 parity = check_parity(runner, reference, images=hr, scale=bundle.spec.scale)
                 latency = measure_latency(runner, sizes=sizes, runs=runs) if sizes else None
-            results.append(ArtifactCheck(entry, parity, latency))
+            check = ArtifactCheck(entry, parity, latency, images=[n for n, _ in photos])
+            if heatmaps is not None and parity.worst_error is not None and parity.max_abs > 0:
+                name = photos[parity.worst_image][0]
+                title = (f"{entry['file']} ({parity.name}) vs torch fp32 on {name}: "
+                         f"PSNR {parity.psnr_vs_ref:.2f} dB, max {parity.max_abs * 255:.2f} levels")
+                check.heatmap = write_heatmap(Path(heatmaps) / heatmap_name(entry["file"], entry["precision"], entry["backend"]),
+                                              parity.worst_error, title=title)
+            results.append(check)
             log.info("check %s: %s", entry["file"], "ok" if parity.passed else "FAILED")
     return results
+
+
+def record_checks(bundle: str | os.PathLike | Bundle, checks: Sequence[ArtifactCheck], *, data: str | None) -> Path:
+    """Write each check's figures into the bundle manifest as the artifact's ``check`` entry."""
+    bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, verify=False)
+    manifest = dict(bundle.manifest)
+    when = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    by_key = {(c.entry["file"], c.entry["backend"], c.entry["precision"]): c for c in checks}
+    artifacts = []
+    for entry in manifest["artifacts"]:
+        check = by_key.get((entry["file"], entry["backend"], entry["precision"]))
+        if check is not None:
+            heat = None
+            if check.heatmap is not None:
+                heat = os.path.relpath(check.heatmap, bundle.path) if Path(check.heatmap).is_relative_to(bundle.path) else str(check.heatmap)
+            entry = {**entry, "check": {"created": when, "data": data or "scikit-image sample photos",
+                                        "images": check.images, "parity": check.parity.to_dict(),
+                                        "latency": check.latency.to_dict() if check.latency else None, "heatmap": heat}}
+        artifacts.append(entry)
+    manifest["artifacts"] = artifacts
+    return mf.write_manifest(bundle.path, manifest)

@@ -68,7 +68,8 @@ def artifact_entry(
         "io": {
             **io, "layout": "NCHW", "dtype": "float32", "scale": model["scale"],
             "in_channels": model.get("in_channels", 3), "out_channels": model.get("out_channels", 3),
-            "value_range": model.get("value_range", [0.0, 1.0]), "size_req": model.get("size_req", {}),
+            "value_range": [0.0, 1.0],  # every srkd graph takes [0, 1]; model.value_range is the network's own
+            "size_req": model.get("size_req", {}),
         },
         "toolchain": toolchain, "parity": parity, "latency": latency,
     }

@@ -61,10 +61,13 @@ class ParityResult:
     threshold: float
     criterion: str
     passed: bool
+    worst_image: int = 0
+    # |candidate - reference| of the worst image, max over channels (HxW float32); not serialised
+    worst_error: np.ndarray | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (infinite or NaN figures become ``null``; ``nan_count`` tells which)."""
-        out = dataclasses.asdict(self)
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "worst_error"}
         for key in ("psnr_vs_ref", "psnr_vs_hr", "ref_psnr_vs_hr", "max_abs", "mean_abs", "threshold"):
             out[key] = _finite_or_none(out[key])
         return out
@@ -155,8 +158,8 @@ def check_parity(
         raise ParityError(f"{runner.name}: parity needs at least one image")
     req = reference_runner.spec.size_req
     worst, sum_abs, count, max_abs, nans = float("inf"), 0.0, 0, 0.0, 0
-    hr_scores, ref_scores = [], []
-    for hr in images:
+    hr_scores, ref_scores, worst_i, worst_map = [], [], 0, None
+    for i, hr in enumerate(images):
         lr, hr = prepare_pair(hr, scale=scale, multiple_of=req.multiple_of, minimum=req.minimum)
         ref, out = reference_runner.infer(lr), runner.infer(lr)
         if out.shape != ref.shape:
@@ -164,7 +167,10 @@ def check_parity(
         nans += int(np.count_nonzero(~np.isfinite(out)) + np.count_nonzero(~np.isfinite(ref)))
         diff = np.abs(out.astype(np.float64) - ref)
         max_abs, sum_abs, count = max(max_abs, float(np.nanmax(diff))), sum_abs + float(np.nansum(diff)), count + diff.size
-        worst = min(worst, _psnr_float(np.nan_to_num(out), np.nan_to_num(ref)))
+        score = _psnr_float(np.nan_to_num(out), np.nan_to_num(ref))
+        if worst_map is None or score < worst:
+            worst, worst_i = score, i
+            worst_map = np.nan_to_num(diff[0], nan=np.inf).max(axis=0).astype(np.float32)
         hr_scores.append(psnr(_to_uint8(out), hr, crop_border=scale))
         ref_scores.append(psnr(_to_uint8(ref), hr, crop_border=scale))
     psnr_hr, ref_hr = float(np.mean(hr_scores)), float(np.mean(ref_scores))
@@ -177,7 +183,8 @@ def check_parity(
     result = ParityResult(
         name=runner.name, precision=precision, images=len(images), psnr_vs_ref=worst, psnr_vs_hr=psnr_hr,
         ref_psnr_vs_hr=ref_hr, max_abs=max_abs, mean_abs=sum_abs / max(count, 1), nan_count=nans,
-        threshold=threshold, criterion=criterion, passed=bool(ok) and nans == 0,
+        threshold=threshold, criterion=criterion, passed=bool(ok) and nans == 0, worst_image=worst_i,
+        worst_error=worst_map,
     )
     log.info("parity %s", result.summary())
     return result

@@ -73,6 +73,11 @@ class EDSR(nn.Module):
         self.tail = nn.Sequential(Upsampler(scale, n_feats), _conv(n_feats, out_channels))
 
     @property
+    def value_range(self) -> tuple[float, float]:
+        """The value range the wrapped network computes on (the API always takes [0, 1])."""
+        return (0.0, float(self.img_range))
+
+    @property
     def blocks(self) -> list[nn.Module]:
         """The ordered body blocks (without the body's closing conv)."""
         return list(self.body)[:-1]

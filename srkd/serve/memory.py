@@ -108,12 +108,23 @@ def _available_ram() -> int:
         return 4 << 30
 
 
+def _profile_max_shape(runner: Runner) -> tuple[int, ...] | None:
+    profile = getattr(runner, "profile", None)  # TensorRT: (min, opt, max) NCHW shapes, once active
+    if isinstance(profile, (tuple, list)) and len(profile) == 3:
+        return tuple(int(v) for v in profile[2])
+    return None
+
+
 def profile_max(runner: Runner) -> int | None:
-    """The largest input side an engine accepts (TensorRT optimisation profile), when the runner has one."""
-    shape = getattr(runner, "max_shape", None) or getattr(runner, "profile_max", None)
-    if shape is None:
-        return None
-    return int(min(shape[-2:])) if isinstance(shape, (tuple, list)) else int(shape)
+    """The largest input side an engine accepts (its optimisation profile's maximum), when the runner has one."""
+    shape = _profile_max_shape(runner)
+    return min(shape[-2:]) if shape else None
+
+
+def profile_batch(runner: Runner) -> int | None:
+    """The largest batch an engine's optimisation profile accepts, when the runner has one."""
+    shape = _profile_max_shape(runner)
+    return shape[0] if shape else None
 
 
 def auto_tile(runner: Runner, *, overlap: int, batch: int = 1, budget: int | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Per-file outcomes of a batch, their counts, the JSON report and the exit code (black-style)."""
+"""Per-file outcomes of a batch, their counts, the summary table, the JSON report and the exit code (black-style)."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,7 +12,13 @@ from srkd.fsutil import atomic_write_text
 
 EXIT_OK = 0
 EXIT_FAILED = 3
+EXIT_INTERRUPTED = 130
 REPORT_NAME = "srkd-upscale-report.json"
+
+
+def report_name(shard: tuple[int, int] | None = None) -> str:
+    """``srkd-upscale-report.json``, or ``srkd-upscale-report.shard-I-of-N.json`` for one shard of a job array."""
+    return REPORT_NAME if shard is None else f"srkd-upscale-report.shard-{shard[0]}-of-{shard[1]}.json"
 
 
 class Outcome(str, enum.Enum):
@@ -25,7 +31,7 @@ class Outcome(str, enum.Enum):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class FileResult:
-    """One input file: where its output went (or would go), the outcome and why."""
+    """One input file: where its output went (or would go), the outcome and why, and what was converted."""
 
     src: Path
     dst: Path
@@ -34,6 +40,7 @@ class FileResult:
     seconds: float = 0.0
     in_size: tuple[int, int] | None = None  # (width, height)
     out_size: tuple[int, int] | None = None
+    notes: tuple[str, ...] = ()  # e.g. "palette converted to RGB", "first of 3 frames only"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -41,6 +48,7 @@ class FileResult:
             "seconds": round(self.seconds, 4),
             "in_size": list(self.in_size) if self.in_size else None,
             "out_size": list(self.out_size) if self.out_size else None,
+            "notes": list(self.notes),
         }
 
 
@@ -53,6 +61,8 @@ class BatchReport:
     scale: int
     results: list[FileResult] = dataclasses.field(default_factory=list)
     seconds: float = 0.0
+    interrupted: bool = False
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def add(self, result: FileResult) -> None:
         self.results.append(result)
@@ -71,23 +81,44 @@ class BatchReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when every file was written or skipped, 3 when any failed."""
+        """0 when every file was written or skipped, 3 when any failed, 130 when interrupted."""
+        if self.interrupted:
+            return EXIT_INTERRUPTED
         return EXIT_FAILED if self.failed else EXIT_OK
+
+    @property
+    def megapixels(self) -> float:
+        """Output megapixels written."""
+        return sum(r.out_size[0] * r.out_size[1] for r in self.results if r.out_size) / 1e6
 
     def summary(self) -> str:
         """One line: counts, model, runner and time."""
         c = self.counts
         parts = [f"{c['ok']} upscaled", f"{c['skipped']} skipped (output exists)", f"{c['failed']} failed"]
-        return f"{', '.join(parts)}; x{self.scale} {self.model} on {self.runner} in {self.seconds:.2f} s"
+        tail = "; interrupted (rerun the same command to resume)" if self.interrupted else ""
+        return f"{', '.join(parts)}; x{self.scale} {self.model} on {self.runner} in {self.seconds:.2f} s{tail}"
+
+    def table(self) -> str:
+        """A small text table: one row per outcome with counts, then the failed files with their reasons."""
+        c, rate = self.counts, (self.count(Outcome.OK) / self.seconds if self.seconds > 0 else 0.0)
+        rows = [("upscaled", c["ok"]), ("skipped", c["skipped"]), ("failed", c["failed"])]
+        lines = [f"{'outcome':<10}{'files':>8}", *(f"{k:<10}{v:>8}" for k, v in rows),
+                 f"{'total':<10}{len(self.results):>8}",
+                 f"{rate:.2f} images/s, {self.megapixels / self.seconds if self.seconds > 0 else 0:.2f} output MP/s"]
+        if self.failed:
+            lines.append("failed files:")
+            lines += [f"  {r.src}: {r.message}" for r in self.failed]
+        return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model, "runner": self.runner, "scale": self.scale, "seconds": round(self.seconds, 3),
-            "counts": self.counts, "exit_code": self.exit_code, "files": [r.to_dict() for r in self.results],
+            "counts": self.counts, "exit_code": self.exit_code, "interrupted": self.interrupted,
+            "settings": self.settings, "files": [r.to_dict() for r in self.results],
         }
 
     def write(self, path: str | os.PathLike) -> Path:
         """Write the report as JSON, atomically; returns the path."""
         path = Path(path)
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2, default=str) + "\n")
         return path

@@ -8,7 +8,7 @@ import pytest
 import torch
 from export_helpers import TINY, make_student, perturb_onnx
 
-import srkd.export.bundle as bundle_mod
+import srkd.export.build as build_mod
 from srkd.errors import CheckpointError, ConfigError, ParityError, UnknownNameError
 from srkd.export.bundle import export_bundle, load_bundle, open_runner
 from srkd.export.check import check_bundle
@@ -64,9 +64,23 @@ def test_bundle_files_and_manifest(bundle, student):
     assert {"onnx", "onnxruntime", "exporter"} <= set(onnx_art["toolchain"])
 
 
-def test_open_runner_per_backend(bundle):
+def _with_latency(bundle, dest, p50):
+    """A copy of ``bundle`` whose manifest says the artifacts took ``p50[backend]`` ms (None: no figures)."""
+    import shutil
+
+    shutil.copytree(bundle.path, dest)
+    manifest = json.loads((dest / "manifest.json").read_text())
+    for art in manifest["artifacts"]:
+        ms = p50[art["backend"]]
+        art["latency"]["sizes"] = [] if ms is None else [{**art["latency"]["sizes"][0], "p50_ms": ms}]
+    write_manifest(dest, manifest)
+    return dest
+
+
+def test_open_runner_per_backend(bundle, tmp_path):
     x = np.random.default_rng(0).random((2, 3, 12, 10), dtype=np.float32)
-    with open_runner(bundle.path) as auto, open_runner(bundle.path, backend="torch") as ref:
+    ort_fast = _with_latency(bundle, tmp_path / "a", {"torch": 5.0, "onnxruntime": 1.0})
+    with open_runner(ort_fast) as auto, open_runner(ort_fast, backend="torch") as ref:
         assert isinstance(auto, OrtRunner) and isinstance(ref, TorchRunner) and auto.spec.scale == 4
         a, b = auto.infer(x), ref.infer(x)
     assert a.shape == (2, 3, 48, 40) and np.abs(a - b).max() < 1e-4
@@ -74,15 +88,27 @@ def test_open_runner_per_backend(bundle):
         open_runner(bundle.path, backend="onnxruntime", precision="int8")
 
 
+def test_auto_takes_the_fastest_artifact_that_passed(bundle, tmp_path):
+    torch_fast = _with_latency(bundle, tmp_path / "t", {"torch": 1.0, "onnxruntime": 5.0})
+    assert isinstance(open_runner(torch_fast), TorchRunner)
+    unknown = _with_latency(bundle, tmp_path / "u", {"torch": None, "onnxruntime": None})
+    assert isinstance(open_runner(unknown), OrtRunner)  # no figures: ONNX Runtime first
+    failed = _with_latency(bundle, tmp_path / "f", {"torch": 5.0, "onnxruntime": 1.0})
+    manifest = json.loads((failed / "manifest.json").read_text())
+    manifest["artifacts"][1]["check"] = {"parity": {"passed": False}}  # a later `srkd check` refused it
+    write_manifest(failed, manifest)
+    assert isinstance(open_runner(failed), TorchRunner)
+
+
 def test_failing_artifact_refuses_the_bundle(student, tmp_path, monkeypatch):
-    real_export = bundle_mod.export_onnx
+    real_export = build_mod.export_onnx
 
     def broken_export(model, path, **kw):
         info = real_export(model, path, **kw)
         perturb_onnx(path)
         return info
 
-    monkeypatch.setattr(bundle_mod, "export_onnx", broken_export)
+    monkeypatch.setattr(build_mod, "export_onnx", broken_export)
     with pytest.raises(ParityError, match=r"out[/\\]model.onnx: parity failed: onnxruntime:fp32: PSNR vs torch fp32 [\d.]+ dB"):
         export_bundle(student, tmp_path / "out", **FAST)
     assert list(tmp_path.iterdir()) == []  # neither the bundle nor its temp folder

@@ -21,7 +21,7 @@ def test_safetensors_round_trip_rebuilds_from_file_alone(tmp_path):
     meta = read_metadata(tmp_path / "m.safetensors")
     assert meta["arch"] == "edsr" and meta["scale"] == 4 and meta["weights"] == "ema"
     assert meta["hparams"]["res_scale"] == 0.5 and meta["provenance"]["steps"] == 3
-    assert meta["value_range"] == [0.0, 1.0] and meta["size_req"] == {"minimum": 1, "multiple_of": 1}
+    assert meta["value_range"] == [0.0, 255.0] and meta["size_req"] == {"minimum": 1, "multiple_of": 1}
     loaded, spec = load_model(tmp_path / "m.safetensors")
     x = torch.rand(1, 3, 9, 7)
     with torch.no_grad():
