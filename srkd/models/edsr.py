@@ -6,6 +6,8 @@ import math
 import torch
 from torch import nn
 
+from srkd.models.base import ResidualBodyNet
+
 DIV2K_MEAN = (0.4488, 0.4371, 0.4040)
 
 
@@ -40,7 +42,7 @@ class Upsampler(nn.Sequential):
         super().__init__(*layers)
 
 
-class EDSR(nn.Module):
+class EDSR(ResidualBodyNet):
     """EDSR; takes and returns RGB in [0, 1], shifting by the data mean inside.
 
     ``img_range`` 255 reproduces the official network, which runs on [0, 255] values.
@@ -71,36 +73,3 @@ class EDSR(nn.Module):
         self.head = nn.Sequential(_conv(in_channels, n_feats))
         self.body = nn.Sequential(*[ResBlock(n_feats, res_scale=res_scale) for _ in range(n_blocks)], _conv(n_feats, n_feats))
         self.tail = nn.Sequential(Upsampler(scale, n_feats), _conv(n_feats, out_channels))
-
-    @property
-    def value_range(self) -> tuple[float, float]:
-        """The value range the wrapped network computes on (the API always takes [0, 1])."""
-        return (0.0, float(self.img_range))
-
-    @property
-    def blocks(self) -> list[nn.Module]:
-        """The ordered body blocks (without the body's closing conv)."""
-        return list(self.body)[:-1]
-
-    def stem(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head((x - self.mean.to(x.dtype)) * self.img_range)
-
-    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Return the head output and the output of every body block, in order."""
-        stem = self.stem(x)
-        feats, h = [], stem
-        for block in self.blocks:
-            h = block(h)
-            feats.append(h)
-        return stem, feats
-
-    def forward_from(self, k: int, feats: list[torch.Tensor], stem: torch.Tensor) -> torch.Tensor:
-        """Run blocks k+1..n from ``feats[-1]`` (or ``stem`` when k == 0), the long skip and the tail."""
-        h = feats[k - 1] if k > 0 else stem
-        for block in self.blocks[k:]:
-            h = block(h)
-        h = self.body[-1](h) + stem
-        return self.tail(h) / self.img_range + self.mean.to(h.dtype)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_from(0, [], self.stem(x))

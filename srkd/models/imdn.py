@@ -8,6 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from srkd.models.base import DistillationNet
+
 
 def conv(c_in: int, c_out: int, k: int = 3) -> nn.Conv2d:
     """A same-padded convolution with bias (the official ``conv_layer``)."""
@@ -59,7 +61,7 @@ class IMDB(nn.Module):
         return self.c5(self.cca(out)) + x
 
 
-class IMDN(nn.Module):
+class IMDN(DistillationNet):
     """IMDN; takes and returns RGB in [0, 1] (``img_range`` 255 for weights trained on [0, 255])."""
 
     arch = "imdn"
@@ -81,37 +83,6 @@ class IMDN(nn.Module):
         self.upsampler = nn.Sequential(conv(n_feats, out_channels * scale * scale), nn.PixelShuffle(scale))
 
     @property
-    def value_range(self) -> tuple[float, float]:
-        """The value range the wrapped network computes on."""
-        return (0.0, float(self.img_range))
-
-    @property
     def blocks(self) -> list[nn.Module]:
         """The IMDBs in order."""
         return [getattr(self, f"IMDB{i}") for i in range(1, self.hparams["n_blocks"] + 1)]
-
-    def stem(self, x: torch.Tensor) -> torch.Tensor:
-        """The head: shallow features of the range-scaled input."""
-        return self.fea_conv(x * self.img_range)
-
-    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Return the head output and the output of every IMDB, in order."""
-        stem = self.stem(x)
-        feats, h = [], stem
-        for block in self.blocks:
-            h = block(h)
-            feats.append(h)
-        return stem, feats
-
-    def forward_from(self, k: int, feats: list[torch.Tensor], stem: torch.Tensor) -> torch.Tensor:
-        """Run IMDBs k+1..n after ``feats`` (all block outputs so far), fuse them all, and upsample."""
-        feats = list(feats[:k])
-        h = feats[-1] if k > 0 else stem
-        for block in self.blocks[k:]:
-            h = block(h)
-            feats.append(h)
-        lr = self.LR_conv(self.c(torch.cat(feats, dim=1))) + stem
-        return self.upsampler(lr) / self.img_range
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_from(0, [], self.stem(x))

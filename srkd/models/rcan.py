@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from srkd.models.base import ResidualBodyNet
 from srkd.models.edsr import DIV2K_MEAN, Upsampler, _conv
 
 
@@ -52,7 +53,7 @@ class ResidualGroup(nn.Module):
         return self.body(x) + x
 
 
-class RCAN(nn.Module):
+class RCAN(ResidualBodyNet):
     """RCAN; takes and returns RGB in [0, 1]. Defaults are the paper's 10 groups x 20 blocks x 64 features;
     the KD papers' compressed student is ``n_resgroups=10, n_resblocks=6``.
 
@@ -80,37 +81,3 @@ class RCAN(nn.Module):
                   for _ in range(n_resgroups)]
         self.body = nn.Sequential(*groups, _conv(n_feats, n_feats))
         self.tail = nn.Sequential(Upsampler(scale, n_feats), _conv(n_feats, out_channels))
-
-    @property
-    def value_range(self) -> tuple[float, float]:
-        """The value range the wrapped network computes on."""
-        return (0.0, float(self.img_range))
-
-    @property
-    def blocks(self) -> list[nn.Module]:
-        """The residual groups in order (without the body's closing conv)."""
-        return list(self.body)[:-1]
-
-    def stem(self, x: torch.Tensor) -> torch.Tensor:
-        """The head applied to the mean-shifted, range-scaled input."""
-        return self.head((x - self.mean.to(x.dtype)) * self.img_range)
-
-    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Return the head output and the output of every residual group, in order."""
-        stem = self.stem(x)
-        feats, h = [], stem
-        for block in self.blocks:
-            h = block(h)
-            feats.append(h)
-        return stem, feats
-
-    def forward_from(self, k: int, feats: list[torch.Tensor], stem: torch.Tensor) -> torch.Tensor:
-        """Run groups k+1..n from ``feats[-1]`` (or ``stem`` when k == 0), the long skip and the tail."""
-        h = feats[k - 1] if k > 0 else stem
-        for block in self.blocks[k:]:
-            h = block(h)
-        h = self.body[-1](h) + stem
-        return self.tail(h) / self.img_range + self.mean.to(h.dtype)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_from(0, [], self.stem(x))

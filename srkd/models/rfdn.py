@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srkd.models.base import DistillationNet
+
 from srkd.models.imdn import conv
 from srkd.models.spec import SizeReq
 
@@ -63,7 +65,7 @@ class RFDB(nn.Module):
         return self.esa(self.c5(torch.cat([d1, d2, d3, r4], dim=1)))
 
 
-class RFDN(nn.Module):
+class RFDN(DistillationNet):
     """RFDN; takes and returns RGB in [0, 1]; ``img_range`` 255 reproduces the released weights' [0, 255] input."""
 
     arch = "rfdn"
@@ -86,37 +88,6 @@ class RFDN(nn.Module):
         self.upsampler = nn.Sequential(conv(n_feats, out_channels * scale * scale), nn.PixelShuffle(scale))
 
     @property
-    def value_range(self) -> tuple[float, float]:
-        """The value range the wrapped network computes on."""
-        return (0.0, float(self.img_range))
-
-    @property
     def blocks(self) -> list[nn.Module]:
         """The RFDBs in order."""
         return [getattr(self, f"B{i}") for i in range(1, self.hparams["n_blocks"] + 1)]
-
-    def stem(self, x: torch.Tensor) -> torch.Tensor:
-        """The head: shallow features of the range-scaled input."""
-        return self.fea_conv(x * self.img_range)
-
-    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Return the head output and the output of every RFDB, in order."""
-        stem = self.stem(x)
-        feats, h = [], stem
-        for block in self.blocks:
-            h = block(h)
-            feats.append(h)
-        return stem, feats
-
-    def forward_from(self, k: int, feats: list[torch.Tensor], stem: torch.Tensor) -> torch.Tensor:
-        """Run RFDBs k+1..n after ``feats`` (all block outputs so far), fuse them all, and upsample."""
-        feats = list(feats[:k])
-        h = feats[-1] if k > 0 else stem
-        for block in self.blocks[k:]:
-            h = block(h)
-            feats.append(h)
-        lr = self.LR_conv(self.c(torch.cat(feats, dim=1))) + stem
-        return self.upsampler(lr) / self.img_range
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_from(0, [], self.stem(x))

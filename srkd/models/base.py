@@ -1,0 +1,84 @@
+"""What native architectures share: the value range they compute on and the feature-access contract.
+
+A subclass provides ``stem(x)`` (the head on the range-scaled input), ``blocks`` (the ordered body
+blocks) and ``forward_from``; ``forward_features`` and ``forward`` follow from those.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class SRNet(nn.Module):
+    """Base of srkd's native networks: [0, 1] in and out, ``img_range`` inside."""
+
+    arch = "srnet"
+    img_range: float
+    scale: int
+    hparams: dict
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """The value range the wrapped network computes on (the API always takes [0, 1])."""
+        return (0.0, float(self.img_range))
+
+    @property
+    def blocks(self) -> list[nn.Module]:
+        raise NotImplementedError(f"{type(self).__name__} must list its body blocks")
+
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} must implement stem(x)")
+
+    def forward_from(self, k: int, feats: list[torch.Tensor], stem: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"{type(self).__name__} must implement forward_from")
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Return the head output and the output of every body block, in order."""
+        stem = self.stem(x)
+        feats, h = [], stem
+        for block in self.blocks:
+            h = block(h)
+            feats.append(h)
+        return stem, feats
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_from(0, [], self.stem(x))
+
+
+class ResidualBodyNet(SRNet):
+    """EDSR/RCAN shape: ``head``, ``body`` = blocks + closing conv, long skip from the stem, ``tail``."""
+
+    @property
+    def blocks(self) -> list[nn.Module]:
+        """The ordered body blocks (without the body's closing conv)."""
+        return list(self.body)[:-1]
+
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        """The head applied to the mean-shifted, range-scaled input."""
+        return self.head((x - self.mean.to(x.dtype)) * self.img_range)
+
+    def forward_from(self, k: int, feats: list[torch.Tensor], stem: torch.Tensor) -> torch.Tensor:
+        """Run blocks k+1..n from ``feats[k-1]`` (or ``stem`` when k == 0), the long skip and the tail."""
+        h = feats[k - 1] if k > 0 else stem
+        for block in self.blocks[k:]:
+            h = block(h)
+        h = self.body[-1](h) + stem
+        return self.tail(h) / self.img_range + self.mean.to(h.dtype)
+
+
+class DistillationNet(SRNet):
+    """IMDN/RFDN shape: ``fea_conv``, blocks whose outputs are all concatenated, ``c``, ``LR_conv``, upsampler."""
+
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        """The head: shallow features of the range-scaled input."""
+        return self.fea_conv(x * self.img_range)
+
+    def forward_from(self, k: int, feats: list[torch.Tensor], stem: torch.Tensor) -> torch.Tensor:
+        """Run blocks k+1..n after ``feats`` (all block outputs so far), fuse them all, and upsample."""
+        feats = list(feats[:k])
+        h = feats[-1] if k > 0 else stem
+        for block in self.blocks[k:]:
+            h = block(h)
+            feats.append(h)
+        lr = self.LR_conv(self.c(torch.cat(feats, dim=1))) + stem
+        return self.upsampler(lr) / self.img_range
