@@ -8,7 +8,6 @@ import torch
 from conftest import run_srkd
 
 from srkd.data.benchset import iter_pairs
-from srkd.data.imresize import imresize
 from srkd.data.io import write_image
 from srkd.errors import DataError
 from srkd.evaluate import self_ensemble

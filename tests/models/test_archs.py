@@ -3,7 +3,7 @@ names, and state-dict round trips (srkd safetensors and the official .pth layout
 import pytest
 import torch
 
-from srkd.models import build_model, describe
+from srkd.models import build_model
 from srkd.models.capabilities import supports_features, teacher_methods
 from srkd.models.checkpoint import load_model, save_model
 

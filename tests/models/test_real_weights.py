@@ -2,7 +2,6 @@
 with BasicSR's protocol (srkd eval)."""
 import json
 
-import pytest
 
 from conftest import run_srkd
 
