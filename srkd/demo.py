@@ -16,7 +16,8 @@ from srkd.errors import ConfigError
 from srkd.evaluate import evaluate
 from srkd.export.bundle import export_bundle
 from srkd.models.resolve import resolve_model
-from srkd.serve.pipeline import plan_jobs, run_batch
+from srkd.serve.pipeline import RunOptions, run_batch
+from srkd.serve.plan import Naming, plan_jobs
 from srkd.serve.report import REPORT_NAME, BatchReport
 from srkd.zoo import DEFAULT_MODEL
 
@@ -92,9 +93,9 @@ def run_demo(cfg: DemoConfig, *, progress: bool = True) -> DemoResult:
 
     upscaled = out / "images_x4"
     with load(str(bundle.path), backend="auto", device="cpu", tile=128, tile_overlap=16) as up:
-        plan = plan_jobs([out / "images"], scale=4, out=upscaled, recursive=False, suffix=None)
+        plan = plan_jobs([out / "images"], naming=Naming(scale="4", template="{name}"), out=upscaled)
         report = BatchReport(model=str(bundle.path), runner=up.name, scale=4)
-        run_batch(plan, upscale=up.upscale, report=report, overwrite=True)
+        run_batch(plan, upscaler=up, report=report, options=RunOptions(overwrite=True))
     report.write(upscaled / REPORT_NAME)
     t["upscale"] = time.perf_counter()
     log.info("demo upscaled %d images", len(images))

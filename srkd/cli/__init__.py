@@ -20,6 +20,7 @@ COMMANDS = {
     "distill": "distill",
     "eval": "eval",
     "export": "export",
+    "gate": "gate",
     "inspect": "inspect",
     "upscale": "upscale",
     "zoo": "zoo",

@@ -39,16 +39,18 @@ def latency_rows(results: list[dict]) -> list[str]:
 @click.option("--runs", type=click.IntRange(1), default=20, show_default=True, help="Timed runs per size.")
 @click.option("--warmup", type=click.IntRange(0), default=3, show_default=True, help="Untimed runs per size first.")
 @click.option("--batch", type=click.IntRange(1), default=1, show_default=True, help="Images per call.")
-@click.option("--backend", type=click.Choice(["all", "torch", "onnxruntime"]), default="all", show_default=True,
-              help="Which artifacts to time.")
+@click.option("--backend", type=click.Choice(["all", "torch", "onnxruntime", "tensorrt"]), default="all",
+              show_default=True, help="Which artifacts to time (all: those that can run here; TensorRT needs a GPU).")
 @click.option("--threads", type=click.IntRange(1), default=None,
               help="CPU threads for torch and ONNX Runtime (default: their own defaults).")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
               help="Where torch (and ONNX Runtime, with onnxruntime-gpu) run.")
+@click.option("--ort-ep", type=click.Choice(["cpu", "cuda", "tensorrt"]), default=None,
+              help="ONNX Runtime execution provider (default: cuda with --device cuda, else cpu; GPU ones experimental).")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None,
               help="Also write the results as JSON here ('-' for stdout only).")
 def command(bundle: str, sizes: tuple[int, ...], runs: int, warmup: int, batch: int, backend: str,
-            threads: int | None, device: str, json_out: str | None) -> None:
+            threads: int | None, device: str, ort_ep: str | None, json_out: str | None) -> None:
     """Latency of the artifacts of BUNDLE: p50/p95/p99 ms and output megapixels/s per input size
     (warm-up excluded), with the CPU model and thread count the numbers were taken with."""
     import torch
@@ -64,10 +66,14 @@ def command(bundle: str, sizes: tuple[int, ...], runs: int, warmup: int, batch: 
         raise click.BadParameter("give at least one size", param_hint="--sizes")
     loaded = load_bundle(bundle)
     entries = [a for a in loaded.artifacts if backend in ("all", a["backend"])]
+    skipped = []
+    if backend == "all" and not torch.cuda.is_available():
+        skipped = [a["file"] for a in entries if a["backend"] == "tensorrt"]
+        entries = [a for a in entries if a["backend"] != "tensorrt"]
     results = []
     host = {k: v for k, v in host_info().items() if k != "threads"}  # per-backend threads go with each row
     for entry in entries:
-        with loaded.runner(entry, device=device, threads=threads) as runner:
+        with loaded.runner(entry, device=device, threads=threads, ort_ep=ort_ep) as runner:
             lat = measure_latency(runner, sizes=sizes, runs=runs, warmup=warmup, batch=batch)
         host = {**host, **{k: v for k, v in lat.host.items() if v is not None and k != "threads"}}
         for row in lat.sizes:
@@ -82,5 +88,7 @@ def command(bundle: str, sizes: tuple[int, ...], runs: int, warmup: int, batch: 
     click.echo(f"{bundle}: {loaded.spec.arch} x{loaded.spec.scale}; {host_line(host)}")
     for line in latency_rows(results):
         click.echo("  " + line)
+    if skipped:
+        click.echo(f"skipped (no CUDA GPU here): {', '.join(skipped)}")
     if json_out:
         atomic_write_text(json_out, text + "\n")

@@ -36,17 +36,32 @@ def parity_rows(items: list[tuple[str, dict]]) -> list[str]:
 @click.option("--runs", type=click.IntRange(1), default=10, show_default=True, help="Timed runs per size.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="ONNX Runtime intra-op threads.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the figures as JSON here.")
+@click.option("--heatmaps", type=click.Path(file_okay=False), default=None,
+              help="Folder for the error heatmaps (PNG, worst image per artifact); default: BUNDLE/check.")
+@click.option("--record/--no-record", default=True, show_default=True,
+              help="Write the figures into the bundle's manifest.json (each artifact's 'check' entry).")
 def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[int, ...], runs: int,
-            threads: int | None, json_out: str | None) -> None:
-    """Re-check every artifact of BUNDLE on real images: file hashes, parity against the torch fp32
-    student (thresholds of the manifest's precision) and latency. Exits 1 if any artifact fails."""
+            threads: int | None, json_out: str | None, heatmaps: str | None, record: bool) -> None:
+    """Re-check every artifact of BUNDLE on real images: file hashes, a parity table against the torch
+    fp32 student (PSNR vs it and vs HR, max |diff|, NaN count; thresholds of each precision), a
+    latency table, an error heatmap per artifact, and the figures written into the manifest.
+    TensorRT engines are skipped where there is no GPU. Exits 1 if any artifact fails."""
+    from pathlib import Path
+
+    import torch
+
     from srkd.cli.bench import host_line, latency_rows
     from srkd.errors import ParityError
-    from srkd.export.check import check_bundle
+    from srkd.export.check import check_bundle, record_checks
     from srkd.export.manifest import json_safe
     from srkd.fsutil import atomic_write_text
 
-    checks = check_bundle(bundle, data=data, images=images, crop=crop or None, sizes=sizes, runs=runs, threads=threads)
+    skip = () if torch.cuda.is_available() else ("tensorrt",)
+    heat_dir = Path(heatmaps) if heatmaps else Path(bundle) / "check"
+    checks = check_bundle(bundle, data=data, images=images, crop=crop or None, sizes=sizes, runs=runs, threads=threads,
+                          heatmaps=heat_dir, skip=skip)
+    if record:
+        record_checks(bundle, checks, data=data)
     first = checks[0].parity
     click.echo(f"{bundle}: parity on {first.images} real images ({data or 'scikit-image sample photos'}"
                f"{f', crop {crop}' if crop else ''})")
@@ -59,6 +74,17 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
                  **s.to_dict()} for c in timed for s in c.latency.sizes]
         for line in latency_rows(rows):
             click.echo("  " + line)
+    maps = [c for c in checks if c.heatmap]
+    if maps:
+        click.echo(f"error heatmaps (worst image per artifact): {', '.join(str(c.heatmap) for c in maps)}")
+    if skip:
+        from srkd.export.bundle import load_bundle
+
+        skipped = [a["file"] for a in load_bundle(bundle, verify=False).artifacts if a["backend"] in skip]
+        if skipped:
+            click.echo(f"skipped (no CUDA GPU here): {', '.join(skipped)}")
+    if record:
+        click.echo(f"figures recorded in {Path(bundle) / 'manifest.json'}")
     if json_out:
         atomic_write_text(json_out, json.dumps(json_safe({"bundle": bundle, "artifacts": [c.to_dict() for c in checks]}), indent=2))
     failed = [c for c in checks if not c.passed]

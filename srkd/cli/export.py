@@ -6,6 +6,28 @@ import click
 from srkd.cli.bench import parse_sizes
 
 
+def _triple(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int, int] | None:
+    if value is None:
+        return None
+    try:
+        parts = tuple(int(v) for v in value.split(":"))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3 or min(parts) < 1:
+        raise click.BadParameter(f"{value!r}: expected MIN:OPT:MAX positive integers, e.g. 64:256:1024")
+    return parts  # type: ignore[return-value]
+
+
+def _precisions(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    precs = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
+    bad = [p for p in precs if p not in ("fp32", "fp16", "int8")]
+    if bad:
+        raise click.BadParameter(f"{', '.join(bad)}: expected fp32, fp16 and/or int8, comma-separated")
+    return precs
+
+
 @click.command()
 @click.argument("student")
 @click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Bundle folder to create.")
@@ -17,28 +39,79 @@ from srkd.cli.bench import parse_sizes
 @click.option("--opset", type=click.IntRange(11, 23), default=17, show_default=True, help="ONNX opset.")
 @click.option("--dynamo/--no-dynamo", default=False, show_default=True,
               help="Use torch's torch.export-based ONNX exporter instead of the TorchScript one.")
+@click.option("--simplify", is_flag=True, help="Simplify the ONNX graph with onnxslim (pip install 'srkd[slim]').")
+@click.option("--bf16", is_flag=True, help="Add a torch bf16 artifact (autocast, channels_last) for CPUs with bf16 units.")
+@click.option("--fp16", is_flag=True, help="Add model.fp16.onnx (fp16 weights, fp32 input/output; pip install 'srkd[fp16]').")
+@click.option("--int8", is_flag=True, help="Add model.int8.onnx: static QDQ int8, calibrated on real images.")
+@click.option("--calib", type=click.Path(file_okay=False), default=None,
+              help="Calibration photos for --int8 (default: the student's training data, else the parity photos).")
+@click.option("--int8-calibration", type=click.Choice(["minmax", "entropy", "percentile"]), default=None,
+              help="First calibration method to try (default: minmax, chosen by measurement).")
+@click.option("--int8-images", type=click.IntRange(1, 1024), default=None, help="Calibration patches (default 32).")
+@click.option("--int8-keep-fp32", type=click.Choice(["none", "ends"]), default=None,
+              help="'ends': keep the first/last convs and the upsampler in fp32 from the start.")
+@click.option("--int8-symmetric", is_flag=True,
+              help="Symmetric int8 activations (what TensorRT needs; the default with --trt int8, else uint8 asymmetric).")
+@click.option("--int8-remedies/--no-int8-remedies", default=True, show_default=True,
+              help="When int8 parity fails, try the other recipes before refusing.")
+@click.option("--trt", "trt", default=None, callback=_precisions, metavar="PRECS",
+              help="TensorRT engines to build, e.g. fp16 or fp32,fp16,int8 (needs TensorRT and an NVIDIA GPU; experimental).")
+@click.option("--trt-profile", default=None, callback=_triple, metavar="MIN:OPT:MAX",
+              help="TensorRT optimisation profile, LR sides in px (default: size requirement:256:1024).")
+@click.option("--trt-batch", default="1:1:1", show_default=True, callback=_triple, metavar="MIN:OPT:MAX",
+              help="TensorRT profile batch sizes.")
+@click.option("--trt-opt-level", type=click.IntRange(0, 5), default=3, show_default=True,
+              help="TensorRT builder optimisation level.")
+@click.option("--trt-timing-cache", type=click.Path(dir_okay=False), default=None,
+              help="TensorRT timing cache file (read if present, written after the build).")
 @click.option("--sizes", default="64,128", show_default=True, callback=parse_sizes,
               help="LR sizes to time, comma-separated.")
 @click.option("--runs", type=click.IntRange(1), default=10, show_default=True, help="Timed runs per size.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="ONNX Runtime intra-op threads.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing bundle at --out.")
-def command(student: str, out: str, data: str | None, images: int, crop: int, opset: int, dynamo: bool,
-            sizes: tuple[int, ...], runs: int, threads: int | None, overwrite: bool) -> None:
+def command(student: str, out: str, data: str | None, images: int, crop: int, opset: int, dynamo: bool, simplify: bool,
+            bf16: bool, fp16: bool, int8: bool, calib: str | None, int8_calibration: str | None, int8_images: int | None,
+            int8_keep_fp32: str | None, int8_symmetric: bool, int8_remedies: bool, trt: tuple[str, ...],
+            trt_profile: tuple[int, int, int] | None, trt_batch: tuple[int, int, int], trt_opt_level: int,
+            trt_timing_cache: str | None, sizes: tuple[int, ...], runs: int, threads: int | None, overwrite: bool) -> None:
     """Make a bundle from STUDENT (a checkpoint file or a shipped model name): student.safetensors,
-    model.onnx (fp32, dynamic batch and size) and manifest.json. Every artifact is parity-checked
-    against the torch fp32 output on real images; if one fails, nothing is written and the exit code is 1."""
+    model.onnx (fp32, dynamic batch and size), the artifacts asked for (--bf16, --fp16, --int8, --trt)
+    and manifest.json. Every artifact is parity-checked against the torch fp32 output on real images;
+    if one fails, nothing is written and the exit code is 1."""
+    import dataclasses
+
     from srkd.cli.bench import host_line, latency_rows
     from srkd.cli.check import parity_rows
     from srkd.export.bundle import export_bundle
+    from srkd.export.int8 import DEFAULT_INT8
 
+    overrides = {"calibration": int8_calibration, "images": int8_images, "keep_fp32": int8_keep_fp32}
+    settings = dataclasses.replace(DEFAULT_INT8, symmetric=int8_symmetric,
+                                   **{k: v for k, v in overrides.items() if v is not None})
     bundle = export_bundle(student, out, data=data, opset=opset, dynamo=dynamo, overwrite=overwrite, images=images,
-                           crop=crop or None, latency_sizes=sizes or (64,), latency_runs=runs, threads=threads)
+                           crop=crop or None, latency_sizes=sizes or (64,), latency_runs=runs, threads=threads,
+                           simplify=simplify, bf16=bf16, fp16=fp16, int8=int8, calib=calib, int8_settings=settings,
+                           int8_remedies=int8_remedies, trt=trt, trt_sides=trt_profile, trt_batch=trt_batch,
+                           trt_opt_level=trt_opt_level, trt_timing_cache=trt_timing_cache)
     m = bundle.manifest
     spec = bundle.spec
     hp = ", ".join(f"{k}={v}" for k, v in spec.hparams.items() if k in ("n_feats", "n_blocks", "n_resgroups"))
     click.echo(f"{bundle.path}: {spec.arch} x{spec.scale}" + (f" ({hp})" if hp else ""))
     onnx_tc = next(a["toolchain"] for a in m["artifacts"] if a["backend"] == "onnxruntime")
-    click.echo(f"  model.onnx: opset {onnx_tc['opset']}, {onnx_tc['exporter']} exporter, dynamic batch/height/width")
+    slim = ", simplified with onnxslim" if onnx_tc.get("simplified") else ""
+    click.echo(f"  model.onnx: opset {onnx_tc['opset']}, {onnx_tc['exporter']} exporter, dynamic batch/height/width{slim}")
+    for art in m["artifacts"]:
+        if "quantization" in art:
+            q = art["quantization"]
+            click.echo(f"  {art['file']}: QDQ, weights {q['weights']}, activations {q['activations']}; calibrated on "
+                       f"{q['calibration']['source']} ({q['calibration']['kind']})")
+            for i, attempt in enumerate(q["attempts"]):
+                mark = "kept" if attempt["passed"] else "failed"
+                click.echo(f"    recipe {i + 1}: {attempt['recipe']}: vs HR {attempt['psnr_vs_hr']:.3f} dB "
+                           f"(drop {attempt['drop_db']:.3f}) -> {mark}")
+        if "engine" in art:
+            e = art["engine"]
+            click.echo(f"  {art['file']}: TensorRT {e['tensorrt']}, profile {e['profile']}, layers {e['layer_check']['by_precision']}")
     pd = m["parity_data"]
     crop_note = f"; crop {pd['crop']}" if pd.get("crop") else ""
     click.echo(f"  parity on {len(pd['images'])} real images ({pd['source']}: {', '.join(pd['images'])}{crop_note})")
@@ -50,4 +123,4 @@ def command(student: str, out: str, data: str | None, images: int, crop: int, op
             for a in m["artifacts"] for s in a["latency"]["sizes"]]
     for line in latency_rows(rows):
         click.echo("    " + line)
-    click.echo(f"  wrote {', '.join(a['file'] for a in m['artifacts'])}, manifest.json")
+    click.echo(f"  wrote {', '.join(dict.fromkeys(a['file'] for a in m['artifacts']))}, manifest.json")

@@ -70,6 +70,13 @@ class ExportOptions:
         flags += ["--bf16"] * self.bf16 + ["--fp16"] * self.fp16 + ["--int8"] * self.int8
         if self.calib:
             flags.append(f"--calib {self.calib}")
+        s, d = self.int8_settings, DEFAULT_INT8
+        if self.int8 or "int8" in self.trt:
+            flags += [f"--int8-calibration {s.calibration}"] * (s.calibration != d.calibration)
+            flags += [f"--int8-images {s.images}"] * (s.images != d.images)
+            flags += [f"--int8-keep-fp32 {s.keep_fp32}"] * (s.keep_fp32 != d.keep_fp32)
+            flags += ["--int8-symmetric"] * (s.symmetric and not d.symmetric)
+            flags += ["--no-int8-remedies"] * (not self.int8_remedies)
         if self.trt:
             flags.append(f"--trt {','.join(self.trt)}")
             if self.trt_sides:

@@ -73,8 +73,9 @@ def check_bundle(
             check = ArtifactCheck(entry, parity, latency, images=[n for n, _ in photos])
             if heatmaps is not None and parity.worst_error is not None and parity.max_abs > 0:
                 name = photos[parity.worst_image][0]
-                title = (f"{entry['file']} ({parity.name}) vs torch fp32 on {name}: "
-                         f"PSNR {parity.psnr_vs_ref:.2f} dB, max {parity.max_abs * 255:.2f} levels")
+                peak = float(parity.worst_error.max()) * 255
+                title = (f"{entry['file']} ({parity.name}) vs torch fp32\n"
+                         f"worst image {name}: PSNR {parity.psnr_vs_ref:.2f} dB, max {peak:.2f} levels")
                 check.heatmap = write_heatmap(Path(heatmaps) / heatmap_name(entry["file"], entry["precision"], entry["backend"]),
                                               parity.worst_error, title=title)
             results.append(check)

@@ -85,6 +85,7 @@ class SizeLatency:
     p95_ms: float
     p99_ms: float
     mean_ms: float
+    min_ms: float
     mp_per_s: float  # output megapixels per second at the median time
 
     def to_dict(self) -> dict[str, Any]:
@@ -135,6 +136,6 @@ def measure_latency(
         p50, p95, p99 = (float(v) for v in np.percentile(t, [50, 95, 99]))
         out_mp = batch * (side * scale) ** 2 / 1e6
         rows.append(SizeLatency(size=side, batch=batch, runs=runs, p50_ms=p50, p95_ms=p95, p99_ms=p99,
-                                mean_ms=float(t.mean()), mp_per_s=out_mp / (p50 / 1e3) if p50 > 0 else float("inf")))
+                                mean_ms=float(t.mean()), min_ms=float(t.min()), mp_per_s=out_mp / (p50 / 1e3) if p50 > 0 else float("inf")))
         log.info("latency %s %dpx: p50 %.2f ms, %.2f MP/s", runner.name, side, p50, rows[-1].mp_per_s)
     return LatencyResult(name=runner.name, host=host_info(runner), sizes=rows)

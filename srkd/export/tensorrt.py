@@ -20,8 +20,8 @@ from srkd.fsutil import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = ("pip install tensorrt (NVIDIA's wheels fetch their libraries from https://pypi.nvidia.com at "
-                "install time) on a machine with an NVIDIA GPU and a CUDA build of torch")
+INSTALL_HINT = ("install it on a machine with an NVIDIA GPU and a CUDA build of torch: pip install 'srkd[gpu]' "
+                "(the tensorrt wheels download their libraries from https://pypi.nvidia.com during install)")
 
 
 def require_tensorrt() -> tuple[Any, tuple[int, int]]:
@@ -30,7 +30,7 @@ def require_tensorrt() -> tuple[Any, tuple[int, int]]:
     try:
         import tensorrt as trt
     except ImportError:
-        raise BackendUnavailableError(f"--trt needs the TensorRT Python package, which is not installed ({INSTALL_HINT})") from None
+        raise BackendUnavailableError(f"--trt needs the TensorRT Python package, which is not installed; {INSTALL_HINT}") from None
     import torch
 
     if not torch.cuda.is_available():

@@ -17,6 +17,7 @@ import dataclasses
 import io
 import logging
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -67,6 +68,13 @@ def read_for_upscale(path: str | os.PathLike, *, max_pixels: int | None = DEFAUL
     return decode_image(data, name=str(path), max_pixels=max_pixels)
 
 
+def _allow_pixels(max_pixels: int | None) -> None:
+    """Lift Pillow's decompression-bomb limit only when the caller asked for more (srkd checks the count itself)."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and (max_pixels is None or max_pixels > 2 * limit):
+        Image.MAX_IMAGE_PIXELS = None if max_pixels is None else max_pixels // 2 + 1
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0][:200] if text else type(exc).__name__
@@ -76,14 +84,20 @@ def decode_image(data: bytes, *, name: str, max_pixels: int | None = DEFAULT_MAX
     """Decode the bytes of one image file; ``name`` is used in messages."""
     if not data:
         raise ImageReadError(f"{name}: empty file (0 bytes)")
+    _allow_pixels(max_pixels)
     try:
         im = Image.open(io.BytesIO(data))
-    except Image.DecompressionBombError as exc:
-        raise ImageReadError(f"{name}: refused as a possible decompression bomb ({_first_line(exc)})") from None
+    except Image.DecompressionBombError as exc:  # past Pillow's own limit, which is above max_pixels
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        count = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise ImageReadError(f"{name}: {count} is over --max-pixels {max_pixels or 0:,}; refused "
+                             "(raise --max-pixels to allow it)") from None
     except UnidentifiedImageError:
-        raise ImageReadError(f"{name}: not an image (unrecognised format)") from None
+        kind = _magic(data)
+        what = f"corrupt {kind} file (its header cannot be read)" if kind else "not an image (unrecognised format)"
+        raise ImageReadError(f"{name}: {what}") from None
     except Exception as exc:  # noqa: BLE001 - Pillow's plugins raise many types on malformed headers
-        raise ImageReadError(f"{name}: corrupt image header ({_first_line(exc)})") from None
+        raise ImageReadError(f"{name}: corrupt {_magic(data) or 'image'} file ({_first_line(exc)})") from None
     w, h = im.size
     if max_pixels and w * h > max_pixels:
         raise ImageReadError(f"{name}: {w}x{h} = {w * h:,} pixels is over --max-pixels {max_pixels:,}; "
@@ -108,6 +122,17 @@ def decode_image(data: bytes, *, name: str, max_pixels: int | None = DEFAULT_MAX
         pixels = apply_orientation(pixels, orientation)
         notes.append(f"EXIF orientation {orientation} applied")
     return Decoded(pixels=np.ascontiguousarray(pixels), icc=icc, exif=exif, notes=tuple(notes))
+
+
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
+          (b"GIF8", "GIF"), (b"BM", "BMP"))
+
+
+def _magic(data: bytes) -> str | None:
+    """The format a file's first bytes announce, if any."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return next((kind for magic, kind in _MAGIC if data.startswith(magic)), None)
 
 
 def _sixteen_bit_colour(im: Image.Image, data: bytes) -> bool:

@@ -1,9 +1,10 @@
 """Turn a model reference (bundle folder, student file, BasicSR .pth, srkd .onnx, shipped name) into a Runner.
 
-For a bundle, ``backend="auto"`` ranks the artifacts that passed their parity check and can run on
-the chosen device by the throughput the manifest recorded for them (measured on the same kind of
-device, largest size), and takes the fastest one that activates; ``precision="auto"`` lets any
-precision compete, a named one restricts the choice to it.
+For a bundle the choice is ``srkd.export.bundle.choose_artifact``'s (one rule for upscale, bench and
+open_runner): among the artifacts of the backend asked for (all with ``auto``) that passed their
+parity check and run on the device, the one with the lowest recorded latency; ``precision="auto"``
+lets every precision compete, a named one restricts the choice to it. An artifact that cannot start
+here (a missing runtime) gives way to the next.
 """
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "onnxruntime", "openvino", "tensorrt")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
-_PREFERENCE = ("tensorrt", "onnxruntime", "openvino", "torch")  # order among artifacts without latency figures
 
 
 def resolve_device(choice: str) -> str:
@@ -58,7 +58,8 @@ def open_model(ref: str | os.PathLike, *, backend: str = "auto", device: str = "
         return open_bundle(path, backend=backend, device=resolve_device(device), precision=precision, threads=threads)
     suffix = path.suffix.lower()
     if suffix in (".engine", ".plan"):
-        raise CheckpointError(f"{path}: a TensorRT engine carries no model description; pass the bundle folder holding it")
+        raise CheckpointError(f"{path}: a TensorRT engine carries no model description; "
+                              "pass the bundle folder holding it")
     if suffix == ".onnx":
         return _open_onnx(path, backend=backend, device=resolve_device(device), threads=threads)
     if backend not in ("auto", "torch"):
@@ -81,7 +82,8 @@ def onnx_metadata(path: Path) -> dict[str, Any]:
     try:
         proto = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError and friends
-        raise CheckpointError(f"{path}: not a readable ONNX file ({str(exc).strip()[:200] or type(exc).__name__})") from None
+        why = str(exc).strip()[:200] or type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable ONNX file ({why})") from None
     props = {p.key: p.value for p in proto.metadata_props}
     if "srkd" not in props:
         raise CheckpointError(f"{path}: an ONNX file without srkd metadata (key 'srkd'), so its scale and size "
@@ -104,7 +106,8 @@ def _open_onnx(path: Path, *, backend: str, device: str, threads: int | None) ->
     providers = None
     if device.startswith("cuda"):
         if "CUDAExecutionProvider" not in _ort_providers():
-            raise BackendUnavailableError(f"{path}: onnxruntime has no CUDAExecutionProvider (pip install onnxruntime-gpu)")
+            raise BackendUnavailableError(f"{path}: onnxruntime has no CUDAExecutionProvider "
+                                          "(pip install onnxruntime-gpu)")
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
     precision = meta.get("precision", "fp32") if meta.get("precision") in PRECISIONS else "fp32"
     return OrtRunner(path, spec=spec, precision=precision, threads=threads, providers=providers)
@@ -118,61 +121,28 @@ def _ort_providers() -> list[str]:
     return list(onnxruntime.get_available_providers())
 
 
-def _runs_on(entry: dict[str, Any], device: str) -> bool:
-    backend, gpu = entry.get("backend"), device.startswith("cuda")
-    if backend == "torch":
-        return gpu or entry.get("precision") in ("fp32", "bf16")
-    if backend == "onnxruntime":
-        return bool(_ort_providers()) and (not gpu or "CUDAExecutionProvider" in _ort_providers())
-    if backend == "tensorrt":
-        return gpu
-    if backend == "openvino":
-        return not gpu
-    return False
-
-
-def _speed(entry: dict[str, Any], device: str) -> float:
-    """Recorded output MP/s at the largest measured size, when measured on this kind of device; else 0."""
-    latency = entry.get("latency") or {}
-    if bool(latency.get("gpu")) != device.startswith("cuda"):
-        return 0.0
-    sizes = [s for s in latency.get("sizes", []) if s.get("mp_per_s")]
-    return float(max(sizes, key=lambda s: s.get("size", 0))["mp_per_s"]) if sizes else 0.0
-
-
-def rank_artifacts(artifacts: list[dict[str, Any]], *, device: str, backend: str = "auto",
-                   precision: str = "auto") -> list[dict[str, Any]]:
-    """Artifacts that passed parity and run on ``device``, fastest first (recorded throughput, then preference)."""
-    def order(e: dict[str, Any]) -> tuple:
-        pref = _PREFERENCE.index(e["backend"]) if e["backend"] in _PREFERENCE else len(_PREFERENCE)
-        return (-_speed(e, device), e.get("precision") != "fp32", pref)
-
-    chosen = [e for e in artifacts
-              if (backend == "auto" or e.get("backend") == backend)
-              and (precision == "auto" or e.get("precision") == precision)
-              and (e.get("parity") or {}).get("passed", False) and _runs_on(e, device)]
-    return sorted(chosen, key=order)
-
-
 def open_bundle(path: Path, *, backend: str, device: str, precision: str, threads: int | None = None) -> Runner:
-    """The fastest suitable artifact of the bundle at ``path``, active (see the module docstring)."""
-    from srkd.export.bundle import load_bundle
+    """The artifact ``srkd.export.bundle.choose_artifact`` ranks first, active; the next one when it cannot start."""
+    import torch
 
-    bundle = load_bundle(path)
-    ranked = rank_artifacts(bundle.artifacts, device=device, backend=backend, precision=precision)
-    if not ranked:
-        have = ", ".join(f"{a['backend']}:{a['precision']}{'' if (a.get('parity') or {}).get('passed') else ' (failed parity)'}"
-                         for a in bundle.artifacts) or "(none)"
-        raise BackendUnavailableError(f"{path}: no artifact for backend {backend}, precision {precision} on {device} "
-                                      f"that passed its parity check; the bundle has {have}")
+    from srkd.export.bundle import choose_artifact, load_bundle
+
+    bundle, dev = load_bundle(path), torch.device(device)
+    left = [a for a in bundle.artifacts if backend == "auto" or a.get("backend") == backend]
     problems = []
-    for entry in ranked:
+    while (entry := choose_artifact(left, precision=precision, device=dev)) is not None:
         try:
-            runner = bundle.runner(entry, device=device, threads=threads)
+            runner = bundle.runner(entry, device=dev, threads=threads)
             runner.activate()
         except BackendUnavailableError as exc:
             problems.append(str(exc))
+            left = [a for a in left if a is not entry]
             continue
         log.info("%s: %s/%s chose %s:%s on %s", path, backend, precision, entry["backend"], entry["precision"], device)
         return runner
-    raise BackendUnavailableError(f"{path}: none of the suitable artifacts could start: {'; '.join(problems)}")
+    have = ", ".join(f"{a['backend']}:{a['precision']}"
+                     + ("" if (a.get("parity") or {}).get("passed", True) else " (failed parity)")
+                     for a in bundle.artifacts) or "(none)"
+    why = f"; could not start: {'; '.join(problems)}" if problems else ""
+    raise BackendUnavailableError(f"{path}: no artifact for backend {backend}, precision {precision} on {device} "
+                                  f"that passed its parity check; the bundle has {have}{why}")

@@ -1,7 +1,7 @@
 """The batch runner: read/decode -> infer -> encode/write, concurrently, with bounded queues.
 
 Reading and decoding run in ``readers`` threads, at most ``queue`` images ahead; inference runs on
-the calling thread through an Engine (equal-shape windows of several images batched); finishing,
+the calling thread through an Engine (equal-shape windows of up to ``queue`` images batched); finishing,
 encoding and the atomic write run in ``writers`` threads, at most ``queue`` images behind. Each
 file ends as ok, skipped (its output exists) or failed with its reason, and the batch goes on.
 Ctrl-C stops reading and inference at once, lets the writes already running finish (they are
@@ -56,7 +56,8 @@ def load_task(job: Job, *, key: int, in_channels: int, options: RunOptions) -> I
     return prepare(decoded.pixels, in_channels=in_channels, options=options.image, key=key, meta=decoded)
 
 
-def save_task(task: ImageTask, outputs: list, *, dst, scale: int, options: RunOptions) -> tuple[tuple[int, int], list[str]]:
+def save_task(task: ImageTask, outputs: list, *, dst, scale: int,
+              options: RunOptions) -> tuple[tuple[int, int], list[str]]:
     """Finish, encode and atomically write one output (runs in a writer thread); returns (size, notes)."""
     img = finish(task, outputs, scale=scale, options=options.image)
     data, notes = encode_image(img, ext=dst.suffix, icc=task.meta.icc, exif=task.meta.exif, options=options.encode)
@@ -129,7 +130,9 @@ def run_batch(plan: Plan, *, upscaler: "Upscaler", report: BatchReport, options:
                                                     options=options)))
 
         def admit() -> None:
-            while reads and engine.in_flight < options.queue and (reads[0][2].done() or not engine.busy):
+            # wait for decoded images while no batch is full: partial batches run only at the end of the
+            # input or when ``queue`` images are in flight (e.g. all of different shapes)
+            while reads and engine.in_flight < options.queue and (reads[0][2].done() or not engine.has_full_batch()):
                 i, job, fut = reads.popleft()
                 refill()
                 started[i] = time.perf_counter()

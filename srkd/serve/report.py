@@ -107,7 +107,7 @@ class BatchReport:
                  f"{rate:.2f} images/s, {self.megapixels / self.seconds if self.seconds > 0 else 0:.2f} output MP/s"]
         if self.failed:
             lines.append("failed files:")
-            lines += [f"  {r.src}: {r.message}" for r in self.failed]
+            lines += [f"  {r.message}" if str(r.src) in r.message else f"  {r.src}: {r.message}" for r in self.failed]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:

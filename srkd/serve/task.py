@@ -86,7 +86,8 @@ def prepare(image: np.ndarray, *, in_channels: int, options: ImageOptions = Imag
     colour = hwc[:, :, : min(channels, 3)].transpose(2, 0, 1).astype(np.float32)
     colour *= scale
     if colour.shape[0] != in_channels and not (colour.shape[0] == 1 and in_channels == 3):
-        raise ConfigError(f"the model takes {in_channels}-channel input, the image has {colour.shape[0]} colour channel(s)")
+        raise ConfigError(f"the model takes {in_channels}-channel input, "
+                          f"the image has {colour.shape[0]} colour channel(s)")
     planes, alpha = [_plane(colour, in_channels)], None
     if channels == 4:
         a = hwc[:, :, 3].astype(np.float32) * scale
@@ -102,7 +103,7 @@ def output_size(width: int, height: int, *, scale: int, outscale: float | None) 
     """(width, height) of the result: ``scale`` x the input, or ``outscale`` x when given."""
     if outscale is None:
         return width * scale, height * scale
-    return max(1, int(math.floor(width * outscale + 0.5))), max(1, int(math.floor(height * outscale + 0.5)))
+    return max(1, math.floor(width * outscale + 0.5)), max(1, math.floor(height * outscale + 0.5))
 
 
 def _resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -113,7 +114,8 @@ def _resize(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def finish(task: ImageTask, outputs: list[np.ndarray], *, scale: int, options: ImageOptions = ImageOptions()) -> np.ndarray:
+def finish(task: ImageTask, outputs: list[np.ndarray], *, scale: int,
+           options: ImageOptions = ImageOptions()) -> np.ndarray:
     """The upscaled image, same kind (grey/RGB/RGBA) and dtype as the input, from the model's ``outputs``."""
     y = outputs[0][0].transpose(1, 2, 0)  # HxWxC view
     if task.grey:

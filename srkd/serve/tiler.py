@@ -73,7 +73,8 @@ def crop_output(y: np.ndarray, *, h: int, w: int, scale: int, shape: tuple = ())
     return y[:, :, : h * scale, : w * scale]
 
 
-def axis_windows(length: int, *, tile: int | None, overlap: int, size_req: SizeReq = SizeReq()) -> tuple[list[int], int]:
+def axis_windows(length: int, *, tile: int | None, overlap: int,
+                 size_req: SizeReq = SizeReq()) -> tuple[list[int], int]:
     """Window starts along one axis and the window side (``[0], length`` when one window covers it)."""
     if tile is None or length <= tile:
         return [0], length

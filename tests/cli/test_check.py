@@ -77,3 +77,33 @@ def test_check_detects_a_changed_file(bundle, tmp_path):
 def test_check_not_a_bundle(tmp_path):
     line = _error_line(run_srkd("check", tmp_path))
     assert "manifest.json: missing" in line
+
+
+def test_check_writes_heatmaps_and_records_figures(bundle, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(bundle, copy)
+    out = run_srkd("check", copy, *FAST)
+    assert out.returncode == 0, out.stderr
+    assert "error heatmaps" in out.stdout and "figures recorded in" in out.stdout
+    png = copy / "check" / "model.onnx-onnxruntime-fp32.png"
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    manifest = json.loads((copy / "manifest.json").read_text())
+    onnx_check = manifest["artifacts"][1]["check"]
+    assert onnx_check["parity"]["passed"] and onnx_check["latency"]["sizes"][0]["size"] == 16
+    assert onnx_check["heatmap"] == "check/model.onnx-onnxruntime-fp32.png" and onnx_check["images"] == ["astronaut", "chelsea"]
+    assert manifest["artifacts"][0]["check"]["heatmap"] is None  # the reference itself
+    out = run_srkd("check", copy, *FAST)  # a recorded manifest is still a valid bundle
+    assert out.returncode == 0, out.stderr
+
+
+def test_check_no_record(bundle, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(bundle, copy)
+    before = (copy / "manifest.json").read_text()
+    out = run_srkd("check", copy, *FAST, "--no-record", "--heatmaps", tmp_path / "maps")
+    assert out.returncode == 0, out.stderr
+    assert (copy / "manifest.json").read_text() == before and list((tmp_path / "maps").glob("*.png"))

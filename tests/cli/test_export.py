@@ -74,3 +74,19 @@ def test_export_refused_on_parity_failure(student, tmp_path, monkeypatch):
 def test_export_bad_sizes_is_usage_error(student, tmp_path):
     out = run_srkd("export", student, "--out", tmp_path / "b", "--sizes", "64,big")
     assert out.returncode == 2 and "comma-separated integers" in out.stderr
+
+
+def test_export_every_cpu_artifact(student, tmp_path):
+    out = run_srkd("export", student, "--out", tmp_path / "bundle", *FAST, "--simplify", "--bf16", "--fp16", "--int8")
+    assert out.returncode == 0, out.stderr
+    assert "simplified with onnxslim" in out.stdout
+    assert "model.int8.onnx: QDQ, weights int8 per-channel symmetric, activations uint8 asymmetric" in out.stdout
+    assert "recipe 1: minmax, 32 patches of 64 px" in out.stdout and "-> kept" in out.stdout
+    for name in ("torch:bf16", "onnxruntime:fp16", "onnxruntime:int8"):
+        assert name in out.stdout
+    assert "wrote student.safetensors, model.onnx, model.fp16.onnx, model.int8.onnx, manifest.json" in out.stdout
+
+
+def test_export_bad_trt_precision_is_usage_error(student, tmp_path):
+    out = run_srkd("export", student, "--out", tmp_path / "b", "--trt", "fp8")
+    assert out.returncode == 2 and "expected fp32, fp16 and/or int8" in out.stderr

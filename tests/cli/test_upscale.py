@@ -41,8 +41,8 @@ def test_folder_default_output_and_report(pics, model):
     out = run_srkd("upscale", pics, "-m", model, "--tile", 32, "--tile-overlap", 8)
     assert out.returncode == 0, out.stderr
     dest = pics.parent / "pics_x2"
-    assert tree(dest) == ["a.png", "b.jpg", "srkd-upscale-report.json"]  # not recursive: sub/ left alone
-    assert read_image(dest / "a.png").shape == (96, 128, 3)
+    assert tree(dest) == ["a_x2.png", "b_x2.jpg", "srkd-upscale-report.json"]  # not recursive: sub/ left alone
+    assert read_image(dest / "a_x2.png").shape == (96, 128, 3)
     assert "2 upscaled" in out.stdout and "0 failed" in out.stdout
     report = json.loads((dest / "srkd-upscale-report.json").read_text())
     assert report["counts"] == {"ok": 2, "skipped": 0, "failed": 0} and report["scale"] == 2
@@ -52,9 +52,9 @@ def test_recursive_mirror_corrupt_file_exits_3(pics, model, tmp_path):
     (pics / "sub" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     out = run_srkd("upscale", pics, "-m", model, "-r", "-o", tmp_path / "big")
     assert out.returncode == 3, out.stderr
-    assert tree(tmp_path / "big") == ["a.png", "b.jpg", "srkd-upscale-report.json", "sub/c.png"]
-    assert read_image(tmp_path / "big" / "sub" / "c.png", rgb=False).shape == (64, 80)  # grey stays grey
-    assert "broken.png" in out.stderr and "not a readable image" in out.stderr and "Traceback" not in out.stderr
+    assert tree(tmp_path / "big") == ["a_x2.png", "b_x2.jpg", "srkd-upscale-report.json", "sub/c_x2.png"]
+    assert read_image(tmp_path / "big" / "sub" / "c_x2.png", rgb=False).shape == (64, 80)  # grey stays grey
+    assert "broken.png" in out.stderr and "corrupt PNG file" in out.stderr and "Traceback" not in out.stderr
     assert "3 upscaled" in out.stdout and "1 failed" in out.stdout
 
 
@@ -70,7 +70,7 @@ def test_single_file_naming_skip_and_overwrite(pics, model):
     skipped = run_srkd("upscale", src, "-m", model)
     assert skipped.returncode == 0 and "1 skipped" in skipped.stdout
     assert dst.stat().st_mtime == 1_000_000 and read_image(dst).shape == (2, 2, 3)
-    forced = run_srkd("upscale", src, "-m", model, "--overwrite", "--format", "png", "-o", pics / "x.png")
+    forced = run_srkd("upscale", src, "-m", model, "--overwrite", "--ext", "png", "-o", pics / "x.png")
     assert forced.returncode == 0, forced.stderr
     assert read_image(pics / "x.png").shape == (96, 128, 3)
     again = run_srkd("upscale", src, "-m", model, "--overwrite")
@@ -91,7 +91,30 @@ def test_onnxruntime_on_a_student_file_is_exit_1(pics, model):
     assert out.returncode == 1 and "needs a bundle" in out.stderr
 
 
-@pytest.mark.parametrize("args", [(), ("no/such/folder",), ("{pics}", "--tile", "16", "--tile-overlap", "16")])
+def test_missing_input_is_exit_1(pics, model):
+    out = run_srkd("upscale", pics / "no-such-folder", "-m", model)
+    assert out.returncode == 1 and "no such file or folder" in out.stderr
+
+
+def test_dry_run_glob_ext_outscale_and_shards(pics, model, tmp_path):
+    pattern = str(pics / "**" / "*.png")
+    dry = run_srkd("upscale", pattern, "-m", model, "-o", tmp_path / "o", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "upscale" in dry.stdout and "sub/c_x2.png" in dry.stdout and "2 to upscale" in dry.stdout
+    assert not (tmp_path / "o").exists()
+    out = run_srkd("upscale", pics, "-m", model, "-r", "-o", tmp_path / "o", "--ext", "webp", "--quality", "100",
+                   "--outscale", "1.5", "--shard", "0/2")
+    assert out.returncode == 0, out.stderr
+    assert tree(tmp_path / "o") == ["a_x1.5.webp", "srkd-upscale-report.shard-0-of-2.json", "sub/c_x1.5.webp"]
+    assert read_image(tmp_path / "o" / "a_x1.5.webp").shape == (72, 96, 3)
+    rest = run_srkd("upscale", pics, "-m", model, "-r", "-o", tmp_path / "o", "--ext", "webp", "--outscale", "1.5",
+                    "--shard", "1/2")
+    assert rest.returncode == 0 and "1 upscaled" in rest.stdout
+    bad = run_srkd("upscale", pics, "-m", model, "--name", "../{stem}.png")
+    assert bad.returncode == 1 and "plain file name" in bad.stderr
+
+
+@pytest.mark.parametrize("args", [(), ("{pics}", "--tile", "big"), ("{pics}", "--shard", "2/2", "--png-level", "12")])
 def test_usage_errors_exit_2(pics, args):
     out = run_srkd("upscale", *[a.format(pics=pics) for a in args])
     assert out.returncode == 2, (out.returncode, out.stderr)

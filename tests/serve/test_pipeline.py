@@ -1,134 +1,116 @@
-"""Input listing, output naming and the read -> infer -> write loop (with a stand-in upscaler)."""
+"""The read -> infer -> write loop with a stand-in model: per-file outcomes, skip/overwrite, threads, Ctrl-C."""
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from serve_fakes import NearestRunner
 
+from srkd.api import Upscaler
 from srkd.data.io import read_image, write_image
-from srkd.errors import ConfigError, DataError
-from srkd.serve.pipeline import Job, Plan, default_output, plan_jobs, run_batch
+from srkd.serve.pipeline import RunOptions, run_batch
+from srkd.serve.plan import Job, Naming, Plan, plan_jobs
 from srkd.serve.report import BatchReport, Outcome
-
-
-def double(img: np.ndarray) -> np.ndarray:
-    return img.repeat(2, axis=0).repeat(2, axis=1)
+from srkd.serve.task import ImageOptions
+from srkd.serve.tiler import TileSettings
 
 
 @pytest.fixture
 def tree(tmp_path, photo):
     src = tmp_path / "pics"
-    (src / "sub" / "deeper").mkdir(parents=True)
     write_image(src / "a.png", photo[:40, :48])
     write_image(src / "b.jpg", photo[100:132, 200:240])
     write_image(src / "sub" / "c.png", photo[:24, :24, 0])  # grey
     write_image(src / "sub" / "deeper" / "d.png", photo[50:80, 50:90])
-    (src / "notes.txt").write_text("not an image")
     return src
 
 
 def files_under(folder: Path) -> list[str]:
+    """Every file, hidden temp files included, so leftovers would show."""
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
 
 
-def test_default_output_names(tmp_path):
-    (tmp_path / "pics").mkdir()
-    (tmp_path / "x.png").write_bytes(b"")
-    assert default_output(tmp_path / "pics", scale=4) == tmp_path / "pics_x4"
-    assert default_output(tmp_path / "x.png", scale=2) == tmp_path / "x_x2.png"
-    cwd = os.getcwd()
-    try:
-        os.chdir(tmp_path / "pics")
-        assert default_output(Path("."), scale=2) == tmp_path / "pics_x2"  # beside, not inside
-    finally:
-        os.chdir(cwd)
+def run(plan: Plan, runner=None, **kw) -> BatchReport:
+    up = Upscaler(runner or NearestRunner(), tiles=TileSettings(tile=None))
+    return run_batch(plan, upscaler=up, report=BatchReport(model="m", runner="fake", scale=2), options=RunOptions(**kw))
 
 
-def test_plan_flat_and_recursive(tree):
-    flat = plan_jobs([tree], scale=2)
-    assert [j.dst.relative_to(tree.parent / "pics_x2").as_posix() for j in flat.jobs] == ["a.png", "b.jpg"]
-    deep = plan_jobs([tree], scale=2, recursive=True, out=tree.parent / "out")
-    assert [j.dst.relative_to(tree.parent / "out").as_posix() for j in deep.jobs] == [
-        "a.png", "b.jpg", "sub/c.png", "sub/deeper/d.png"]
-    assert deep.out_dirs == [tree.parent / "out"]
-
-
-def test_plan_single_file_and_format(tree):
-    assert plan_jobs([tree / "a.png"], scale=3).jobs == [Job(src=tree / "a.png", dst=tree / "a_x3.png")]
-    assert plan_jobs([tree / "a.png"], scale=3, out=tree.parent / "big.png").jobs[0].dst == tree.parent / "big.png"
-    into = plan_jobs([tree / "a.png"], scale=3, out=tree.parent / "folder")
-    assert into.jobs[0].dst == tree.parent / "folder" / "a.png" and into.out_dirs == [tree.parent / "folder"]
-    assert plan_jobs([tree / "b.jpg"], scale=2, suffix=".png").jobs[0].dst == tree / "b_x2.png"
-
-
-def test_plan_refuses_clashes_in_place_and_empty(tree, tmp_path):
-    with pytest.raises(ConfigError, match="overwrite the input"):
-        plan_jobs([tree], scale=2, out=tree)
-    other = tmp_path / "other"
-    other.mkdir()
-    write_image(other / "a.png", np.zeros((8, 8, 3), np.uint8))
-    with pytest.raises(ConfigError, match="both be written"):
-        plan_jobs([tree, other], scale=2, out=tmp_path / "out")
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match="no image files"):
-        plan_jobs([tmp_path / "empty"], scale=2)
-
-
-def test_output_inside_input_is_not_read_back(tree):
-    out = tree / "sub" / "up"
-    write_image(out / "old.png", np.zeros((4, 4, 3), np.uint8))
-    plan = plan_jobs([tree], scale=2, recursive=True, out=out)
-    assert all(not j.src.is_relative_to(out) for j in plan.jobs)
-
-
-def run(plan: Plan, **kw) -> BatchReport:
-    return run_batch(plan, upscale=double, report=BatchReport(model="m", runner="fake", scale=2), **kw)
+def plan_for(tree: Path, out: Path, **kw) -> Plan:
+    return plan_jobs([tree], naming=Naming(scale="2", template="{name}"), out=out, recursive=True, **kw)
 
 
 def test_batch_keeps_going_past_a_corrupt_file(tree, tmp_path):
     (tree / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
-    plan = plan_jobs([tree], scale=2, recursive=True, out=tmp_path / "out")
     seen = []
-    report = run(plan, on_result=seen.append)
+    runner = NearestRunner()
+    report = run_batch(plan_for(tree, tmp_path / "out"), upscaler=Upscaler(runner),
+                       report=BatchReport(model="m", runner="fake", scale=2), on_result=seen.append)
     assert report.counts == {"ok": 4, "skipped": 0, "failed": 1} and report.exit_code == 3
     assert [r.src.name for r in report.results] == ["a.png", "b.jpg", "broken.png", "c.png", "d.png"]
-    assert "broken.png" in report.failed[0].message and "not a readable image" in report.failed[0].message
-    assert len(seen) == 5
-    assert files_under(tmp_path / "out") == ["a.png", "b.jpg", "sub/c.png", "sub/deeper/d.png"]  # no temp files
+    assert "broken.png" in report.failed[0].message and "corrupt PNG file" in report.failed[0].message
+    assert len(seen) == 5 and runner.threads == {"MainThread"}  # inference on the caller's thread
+    assert files_under(tmp_path / "out") == ["a.png", "b.jpg", "sub/c.png", "sub/deeper/d.png"]
     grey = read_image(tmp_path / "out" / "sub" / "c.png", rgb=False)
-    assert grey.shape == (48, 48)
+    small = read_image(tree / "sub" / "c.png", rgb=False)
+    assert grey.shape == (48, 48) and np.array_equal(grey, small.repeat(2, 0).repeat(2, 1))
     ok = next(r for r in report.results if r.src.name == "a.png")
     assert ok.in_size == (48, 40) and ok.out_size == (96, 80)
 
 
 def test_skip_existing_unless_overwrite(tree, tmp_path):
-    plan = plan_jobs([tree], scale=2, out=tmp_path / "out")
-    assert run(plan).counts["ok"] == 2
+    plan = plan_for(tree, tmp_path / "out")
+    assert run(plan).counts["ok"] == 4
     target = tmp_path / "out" / "a.png"
     os.utime(target, (1_000_000, 1_000_000))
     before = target.read_bytes()
     again = run(plan)
-    assert again.counts == {"ok": 0, "skipped": 2, "failed": 0} and again.exit_code == 0
+    assert again.counts == {"ok": 0, "skipped": 4, "failed": 0} and again.exit_code == 0
     assert target.stat().st_mtime == 1_000_000 and target.read_bytes() == before
     forced = run(plan, overwrite=True)
-    assert forced.counts["ok"] == 2 and target.stat().st_mtime > 1_000_000
+    assert forced.counts["ok"] == 4 and target.stat().st_mtime > 1_000_000
 
 
-def test_failing_model_and_failing_write_are_per_file(tree, tmp_path):
-    calls = []
+def test_model_and_write_failures_are_per_file(tree, tmp_path):
+    plan = plan_for(tree, tmp_path / "out")
+    locked = tmp_path / "out" / "sub"
+    locked.mkdir(parents=True)
+    (locked / "deeper").write_text("a file where a folder must go")
+    runner = NearestRunner(fail=lambda b: b.shape[2] == 40)  # a.png is the only 40-row image
+    report = run(plan, runner)
+    outcome = {r.src.name: (r.outcome, r.message) for r in report.results}
+    assert outcome["a.png"] == (Outcome.FAILED, "RuntimeError: the model broke on this input")
+    assert outcome["d.png"][0] is Outcome.FAILED and "deeper" in outcome["d.png"][1]
+    assert outcome["b.jpg"][0] is outcome["c.png"][0] is Outcome.OK
+    assert files_under(tmp_path / "out") == ["b.jpg", "sub/c.png", "sub/deeper"]
 
-    def flaky(img):
-        calls.append(threading.current_thread().name)
-        if len(calls) == 1:
-            raise RuntimeError("CUDA out of memory")
-        return double(img)
 
-    plan = plan_jobs([tree], scale=2, out=tmp_path / "out")
-    bad_ext = Job(src=tree / "a.png", dst=tmp_path / "out" / "x.unknownext")  # cv2 cannot encode it
-    plan = Plan(jobs=plan.jobs + [bad_ext], out_dirs=plan.out_dirs)
-    report = run_batch(plan, upscale=flaky, report=BatchReport(model="m", runner="fake", scale=2))
-    assert [r.outcome for r in report.results] == [Outcome.FAILED, Outcome.OK, Outcome.FAILED]
-    assert "smaller --tile" in report.results[0].message
-    assert calls == ["MainThread"] * 3  # inference stays on the caller's thread
-    assert files_under(tmp_path / "out") == ["b.jpg"]
+def test_outscale_alpha_and_batching_across_images(tmp_path, photo):
+    src = tmp_path / "in"
+    for i in range(5):
+        write_image(src / f"{i}.png", np.dstack([photo[i * 30: i * 30 + 30, :40], np.full((30, 40), 99, np.uint8)]))
+    runner = NearestRunner()
+    plan = plan_jobs([src], naming=Naming(scale="3"), out=tmp_path / "out")
+    report = run(plan, runner, batch=4, image=ImageOptions(alpha="model", outscale=3.0))
+    assert report.counts["ok"] == 5
+    assert max(c[0] for c in runner.calls) == 4  # colour and alpha planes of several images in one call
+    img = read_image(tmp_path / "out" / "0_x3.png", rgb=False)
+    assert img.shape == (90, 120, 4) and (img[:, :, 3] == 99).all()
+
+
+def test_interrupt_stops_cleanly(tree, tmp_path):
+    runner = NearestRunner(interrupt_after=2)
+    report = run(plan_for(tree, tmp_path / "out"), runner)
+    assert report.interrupted and report.exit_code == 130
+    written = files_under(tmp_path / "out")
+    ok = [r.dst.relative_to(tmp_path / "out").as_posix() for r in report.results if r.outcome is Outcome.OK]
+    assert ok == written
+    assert len(written) <= 2 and not any(n.startswith(".") or "/." in n for n in written)
+    rerun = run(plan_for(tree, tmp_path / "out"))
+    assert rerun.counts == {"ok": 4 - len(written), "skipped": len(written), "failed": 0}
+
+
+def test_planned_failures_are_reported(tree, tmp_path):
+    plan = Plan(jobs=[Job(src=tree / "a.png", dst=tmp_path / "x.png", error="output would leave the output folder")],
+                out_dirs=[])
+    report = run(plan)
+    assert report.counts["failed"] == 1 and not (tmp_path / "x.png").exists()

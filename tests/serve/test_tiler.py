@@ -6,7 +6,7 @@ import torch
 from srkd.errors import ConfigError
 from srkd.models import build_model
 from srkd.models.spec import SizeReq
-from srkd.serve.tiler import TileSettings, axis_weights, infer_tiled, pad_to_size_req, tile_starts
+from srkd.serve.tiler import TileGrid, TileSettings, axis_weights, axis_windows, infer_tiled, pad_to_size_req
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -33,17 +33,19 @@ def lr(photo):
 
 
 def naive_stitch(fn, x, *, tile, overlap, scale=2):
-    """Tiles pasted one over the other, no blending: what the cross-fade must beat."""
+    """The same windows pasted one over the other, no blending: what the cross-fade must beat."""
     h, w = x.shape[2:]
+    ys, wh = axis_windows(h, tile=tile, overlap=overlap)
+    xs, ww = axis_windows(w, tile=tile, overlap=overlap)
     out = np.zeros((1, 3, h * scale, w * scale), np.float32)
-    for y0 in tile_starts(h, tile=tile, overlap=overlap):
-        for x0 in tile_starts(w, tile=tile, overlap=overlap):
-            y = fn(np.ascontiguousarray(x[:, :, y0: y0 + tile, x0: x0 + tile]))
+    for y0 in ys:
+        for x0 in xs:
+            y = fn(np.ascontiguousarray(x[:, :, y0: y0 + wh, x0: x0 + ww]))
             out[:, :, y0 * scale: y0 * scale + y.shape[2], x0 * scale: x0 * scale + y.shape[3]] = y
     return out
 
 
-@pytest.mark.parametrize("tile,overlap", [(96, 16), (160, 32), (64, 24)])
+@pytest.mark.parametrize("tile,overlap", [(96, 16), (160, 8), (64, 12)])
 def test_tiled_matches_whole_image_on_photo(net, lr, tile, overlap):
     whole = net(lr)
     assert 0.05 < whole.std() and 0.0 < whole.mean() < 1.0  # the random net does not saturate
@@ -52,26 +54,43 @@ def test_tiled_matches_whole_image_on_photo(net, lr, tile, overlap):
     assert psnr(np.clip(tiled, 0, 1), np.clip(whole, 0, 1)) >= 50.0
 
 
+def test_batched_windows_equal_one_by_one(net, lr):
+    one = infer_tiled(net, lr, scale=2, settings=TileSettings(tile=96, overlap=8))
+    four = infer_tiled(net, lr, scale=2, settings=TileSettings(tile=96, overlap=8), batch=4)
+    np.testing.assert_allclose(one, four, atol=1e-5)
+
+
 def test_blending_beats_a_naive_stitch(net, lr):
-    # A small overlap: the tiles' border errors fall inside it, so pasting leaves visible seams.
+    # Little context: the windows' border errors fall inside the overlap, so pasting leaves visible seams.
     whole = np.clip(net(lr), 0, 1)
-    tiled = np.clip(infer_tiled(net, lr, scale=2, settings=TileSettings(tile=96, overlap=8)), 0, 1)
-    pasted = np.clip(naive_stitch(net, lr, tile=96, overlap=8), 0, 1)
+    tiled = np.clip(infer_tiled(net, lr, scale=2, settings=TileSettings(tile=96, overlap=4)), 0, 1)
+    pasted = np.clip(naive_stitch(net, lr, tile=96, overlap=4), 0, 1)
     no_overlap = np.clip(naive_stitch(net, lr, tile=96, overlap=0), 0, 1)
     assert psnr(pasted, whole) < 48.0 and psnr(no_overlap, whole) < 48.0  # the check can see seams
     assert psnr(tiled, whole) >= 50.0
     assert psnr(tiled, whole) > psnr(pasted, whole) + 10.0
 
 
+def test_windows_are_equal_and_cost_what_the_overlap_says():
+    starts, win = axis_windows(1024, tile=512, overlap=16)
+    assert starts == [0, 1024 - 544] and win == 544  # two cores of 512, each with 16 px of context per side
+    starts, win = axis_windows(600, tile=512, overlap=16)
+    assert len(starts) == 2 and win == 300 + 32 and starts[-1] + win == 600  # split evenly, not 512 + 88
+    assert axis_windows(500, tile=512, overlap=16) == ([0], 500)
+    grid = TileGrid.plan(1000, 700, scale=4, settings=TileSettings(tile=256, overlap=16),
+                         size_req=SizeReq(minimum=1, multiple_of=8))
+    assert len(grid) == 4 * 3 and grid.patch_shape == (grid.win[0], grid.win[1]) and grid.win[0] % 8 == 0
+
+
 def test_weights_sum_to_one_and_fade_smoothly():
-    starts = tile_starts(300, tile=96, overlap=24)
-    assert starts[0] == 0 and starts[-1] == 300 - 96
+    starts, win = axis_windows(300, tile=96, overlap=12)
+    assert starts[0] == 0 and starts[-1] == 300 - win
     total = np.zeros(600)
-    for s, w in zip(starts, axis_weights(starts, tile=96, length=300, scale=2)):
-        assert w.shape == (192,) and (w > 0).all() and (w <= 1).all()
-        total[2 * s: 2 * s + 192] += w
+    for s, w in zip(starts, axis_weights(starts, win=win, length=300, scale=2)):
+        assert w.shape == (2 * win,) and (w > 0).all() and (w <= 1).all()
+        total[2 * s: 2 * s + 2 * win] += w
     np.testing.assert_allclose(total, 1.0, atol=1e-6)
-    first = axis_weights(starts, tile=96, length=300, scale=2)[1]
+    first = axis_weights(starts, win=win, length=300, scale=2)[1]
     assert np.abs(np.diff(first)).max() < 0.1  # a ramp, not a step
 
 
@@ -106,6 +125,6 @@ def test_reflect_padding():
 
 def test_bad_settings():
     with pytest.raises(ConfigError, match="overlap"):
-        TileSettings(tile=32, overlap=32)
+        TileSettings(tile=32, overlap=-1)
     with pytest.raises(ConfigError):
         TileSettings(tile=0)

@@ -1,0 +1,198 @@
+"""The CI gate: a bundle's accuracy and latency against a stored baseline.
+
+Latency is compared as a ratio to a fixed reference workload (a seeded torch conv stack) timed in
+the same run, right before and after each artifact, so a slower or busier runner moves both and the
+ratio holds. Both sides use the fastest of their timed runs, and every artifact is timed in three passes
+(the first also warms the process up) keeping the best: on a shared machine interference only ever
+adds time, so the minimum is the steadiest estimate of what the code costs. Accuracy is PSNR against HR on the same real images. ``measure_gate`` runs the bundle,
+``compare`` lists what regressed, ``benchmark_entries`` gives github-action-benchmark's
+``customSmallerIsBetter`` records.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from srkd import __version__
+from srkd.errors import SrkdError
+from srkd.export.bundle import Bundle, load_bundle
+from srkd.export.check import check_bundle
+from srkd.export.latency import host_info, measure_latency
+
+log = logging.getLogger(__name__)
+
+FORMAT = "srkd-gate-baseline/1"
+REFERENCE_WORKLOAD = "torch fp32: 4 x (Conv2d 32->32 3x3 + ReLU) on 1x32x128x128, seeded weights"
+
+
+class GateError(SrkdError):
+    """The bundle regressed against the baseline."""
+
+
+def artifact_key(entry: dict[str, Any]) -> str:
+    return f"{entry['backend']}:{entry['precision']}:{entry['file']}"
+
+
+class _ReferenceWorkload:
+    def __init__(self) -> None:
+        gen = torch.Generator().manual_seed(0)
+        layers = []
+        for _ in range(4):
+            conv = torch.nn.Conv2d(32, 32, 3, padding=1)
+            with torch.no_grad():
+                conv.weight.copy_(torch.randn(conv.weight.shape, generator=gen) * 0.05)
+                conv.bias.zero_()
+            layers += [conv, torch.nn.ReLU()]
+        self.net = torch.nn.Sequential(*layers).eval()
+        self.x = torch.rand(1, 32, 128, 128, generator=gen)  # 2 MiB maps: past L2, like SR features
+
+    @torch.inference_mode()
+    def min_ms(self, runs: int = 5) -> float:
+        self.net(self.x)  # warm-up
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            self.net(self.x)
+            times.append((time.perf_counter() - start) * 1e3)
+        return float(np.min(times))
+
+
+def measure_gate(
+    bundle: str | os.PathLike | Bundle, *, data: str | None = None, images: int = 3, crop: int | None = 256,
+    sizes: Sequence[int] = (64,), runs: int = 10, threads: int = 1, skip: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Parity and latency of every artifact, with latency also as a ratio to the reference workload.
+
+    ``threads`` applies to torch and ONNX Runtime alike (and so to the reference workload): with the
+    same thread count on both sides of the ratio, contention on a shared runner affects both alike.
+    """
+    bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return _measure(bundle, data=data, images=images, crop=crop, sizes=sizes, runs=runs, threads=threads, skip=skip)
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _time_all(bundle: Bundle, entries: list[dict[str, Any]], *, sizes, runs, threads, rounds: int) -> tuple[dict, list]:
+    """Per artifact and size, the best (lowest-ratio) figures over ``rounds`` passes over every artifact;
+    the first pass doubles as a warm-up of the whole process."""
+    work, best, samples = _ReferenceWorkload(), {}, []
+    runners = [bundle.runner(entry, threads=threads) for entry in entries]
+    try:
+        for runner in runners:
+            runner.activate()
+        for _ in range(rounds):
+            for entry, runner in zip(entries, runners):
+                before = work.min_ms()
+                lat = measure_latency(runner, sizes=sizes, runs=runs)
+                after = work.min_ms()
+                ref_ms = (before + after) / 2
+                samples += [before, after]
+                for s in lat.sizes:
+                    fig = {"p50_ms": s.p50_ms, "min_ms": s.min_ms, "reference_ms": ref_ms, "ratio": s.min_ms / ref_ms}
+                    key = (artifact_key(entry), str(s.size))
+                    if key not in best or fig["ratio"] < best[key]["ratio"]:
+                        best[key] = fig
+    finally:
+        for runner in runners:
+            runner.deactivate()
+    return best, samples
+
+
+def _measure(bundle: Bundle, *, data, images, crop, sizes, runs, threads, skip, rounds=3) -> dict[str, Any]:
+    checks = check_bundle(bundle, data=data, images=images, crop=crop, sizes=(), threads=threads, skip=skip)
+    best, samples = _time_all(bundle, [c.entry for c in checks], sizes=sizes, runs=runs, threads=threads, rounds=rounds)
+    artifacts = {}
+    for check in checks:
+        entry, p, key = check.entry, check.parity, artifact_key(check.entry)
+        artifacts[key] = {
+            "file": entry["file"], "backend": entry["backend"], "precision": entry["precision"],
+            "passed": p.passed, "psnr_vs_hr": p.psnr_vs_hr, "psnr_vs_ref": p.to_dict()["psnr_vs_ref"],
+            "fp32_psnr_vs_hr": p.ref_psnr_vs_hr, "criterion": p.criterion,
+            "sizes": {size: fig for (k, size), fig in best.items() if k == key},
+        }
+    return {
+        "format": FORMAT, "srkd_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "model": {k: bundle.manifest["model"].get(k) for k in ("arch", "scale", "hparams")},
+        "settings": {"data": data, "images": images, "crop": crop, "sizes": list(sizes), "runs": runs, "threads": threads,
+                     "rounds": rounds},
+        "host": host_info(), "reference": {"workload": REFERENCE_WORKLOAD, "min_ms": float(np.median(samples))},
+        "artifacts": artifacts,
+    }
+
+
+@dataclasses.dataclass(kw_only=True)
+class GateRow:
+    """One compared figure; ``status`` is ok, REGRESSED, missing (in the baseline only) or new."""
+
+    artifact: str
+    metric: str
+    baseline: float | None
+    current: float | None
+    limit: str
+    status: str
+
+    @property
+    def regressed(self) -> bool:
+        return self.status in ("REGRESSED", "missing")
+
+
+def compare(baseline: dict[str, Any], current: dict[str, Any], *, max_slowdown: float = 1.15,
+            max_psnr_drop: float = 0.05) -> list[GateRow]:
+    """Every figure of ``current`` against ``baseline``: parity, PSNR vs HR, latency ratio per size."""
+    rows: list[GateRow] = []
+    base_arts, cur_arts = baseline.get("artifacts", {}), current.get("artifacts", {})
+    for key, base in base_arts.items():
+        cur = cur_arts.get(key)
+        if cur is None:
+            rows.append(GateRow(artifact=key, metric="present", baseline=1, current=0, limit="in the bundle", status="missing"))
+            continue
+        rows.append(GateRow(artifact=key, metric="parity passed", baseline=float(base["passed"]), current=float(cur["passed"]),
+                            limit=cur.get("criterion", ""), status="ok" if cur["passed"] or not base["passed"] else "REGRESSED"))
+        drop = base["psnr_vs_hr"] - cur["psnr_vs_hr"]
+        rows.append(GateRow(artifact=key, metric="PSNR vs HR (dB)", baseline=base["psnr_vs_hr"], current=cur["psnr_vs_hr"],
+                            limit=f"drop <= {max_psnr_drop:g} dB", status="REGRESSED" if drop > max_psnr_drop else "ok"))
+        for size, b in base.get("sizes", {}).items():
+            c = cur.get("sizes", {}).get(size)
+            if c is None:
+                continue
+            slow = c["ratio"] / b["ratio"]
+            rows.append(GateRow(artifact=key, metric=f"{size}px latency / reference", baseline=b["ratio"], current=c["ratio"],
+                                limit=f"x{max_slowdown:g}", status="REGRESSED" if slow > max_slowdown else "ok"))
+    rows += [GateRow(artifact=k, metric="present", baseline=0, current=1, limit="", status="new")
+             for k in cur_arts if k not in base_arts]
+    return rows
+
+
+def benchmark_entries(current: dict[str, Any]) -> list[dict[str, Any]]:
+    """github-action-benchmark ``customSmallerIsBetter`` records: latency ratio and ms per artifact and
+    size, and each artifact's PSNR loss against torch fp32's on HR."""
+    out = []
+    ref_ms = current["reference"]["min_ms"]
+    for key, art in current["artifacts"].items():
+        for size, fig in art["sizes"].items():
+            out.append({"name": f"{key} {size}px latency / reference workload", "unit": "ratio",
+                        "value": round(fig["ratio"], 4), "extra": f"p50 {fig['p50_ms']:.3f} ms; reference {ref_ms:.3f} ms"})
+            out.append({"name": f"{key} {size}px p50", "unit": "ms", "value": round(fig["p50_ms"], 4)})
+        out.append({"name": f"{key} PSNR loss vs torch fp32 on HR", "unit": "dB",
+                    "value": round(art["fp32_psnr_vs_hr"] - art["psnr_vs_hr"], 4)})
+    return out
+
+
+def baseline_path_ok(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, GateError when it does not exist (with the command that makes it)."""
+    path = Path(path)
+    if not path.is_file():
+        raise GateError(f"{path}: no baseline yet; make one with `srkd gate BUNDLE --baseline {path} --update`")
+    return path
