@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from srkd.export.bundle import export_bundle
+from srkd.export.latency import settle_allocator
 from srkd.export.parity import check_parity, parity_images
 from srkd.export.runners import TorchRunner
 from srkd.models import build_model
@@ -38,6 +39,7 @@ def _student(path: str | None, tmp: Path) -> Path:
 
 
 def _interleaved_p50(runners: dict, *, side: int, runs: int, warmup: int) -> dict[str, float]:
+    settle_allocator()  # glibc's steady state, see srkd.export.latency
     x = np.random.default_rng(0).random((1, 3, side, side), dtype=np.float32)
     for r in runners.values():
         r.warmup(x, runs=warmup)

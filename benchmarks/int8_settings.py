@@ -19,6 +19,7 @@ import numpy as np
 
 from srkd.export.calib import calibration_patches, find_calib_source
 from srkd.export.int8 import DEFAULT_INT8
+from srkd.export.latency import settle_allocator
 from srkd.export.onnx import export_onnx
 from srkd.export.parity import check_parity, parity_images
 from srkd.export.quantize import quantize_int8
@@ -47,6 +48,7 @@ def main() -> None:
     hr = [img for folder in args.data for _, img in parity_images(folder, limit=None, crop=None)]
     print(f"{args.student}: {spec.arch} {spec.hparams.get('n_feats')}x{spec.hparams.get('n_blocks')} x{spec.scale}; "
           f"calibration from {source.label} ({source.kind}); scored on {len(hr)} images")
+    settle_allocator()  # glibc's steady state, see srkd.export.latency
     x = np.random.default_rng(0).random((1, 3, args.size, args.size), dtype=np.float32)
     with tempfile.TemporaryDirectory() as tmp:
         export_onnx(model, Path(tmp) / "fp32.onnx")

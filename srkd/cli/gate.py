@@ -61,7 +61,8 @@ def command(bundle: str, baseline: str, update: bool, max_slowdown: float, max_p
                            crop=prior.get("crop", 256), sizes=size_list, runs=runs or prior.get("runs", 10),
                            threads=threads or prior.get("threads") or 1, skip=skip)
     ref = current["reference"]
-    click.echo(f"{bundle}: reference workload {ref['min_ms']:.2f} ms ({ref['workload']})")
+    per = ", ".join(f"{backend} {ms:.2f} ms" for backend, ms in ref["min_ms"].items())
+    click.echo(f"{bundle}: reference workload {per} ({ref['workload']})")
     if benchmark_json:
         atomic_write_text(benchmark_json, json.dumps(json_safe(benchmark_entries(current)), indent=2) + "\n")
     if update:

@@ -172,7 +172,8 @@ def build_into(src: Path, tmp: Path, out: Path, *, data: str | os.PathLike | Non
     plan = [_Artifact(STUDENT_FILE, "torch", "fp32", lambda: TorchRunner(model, spec=spec), torch_io),
             _Artifact(ONNX_FILE, "onnxruntime", "fp32", ort(ONNX_FILE, "fp32"), onnx_io, onnx_tc)]
     if opts.bf16:
-        plan.append(_Artifact(STUDENT_FILE, "torch", "bf16", lambda: TorchRunner(model, spec=spec, precision="bf16",
+        plan.append(_Artifact(STUDENT_FILE, "torch", "bf16", lambda: TorchRunner(  # its own copy: channels_last is in place
+                    load_model(tmp / STUDENT_FILE)[0], spec=spec, precision="bf16",
                     channels_last=True), torch_io, extra={"options": {"channels_last": True, "autocast": "bfloat16"}}))
     if opts.fp16 or "fp16" in opts.trt:
         conv = convert_fp16(tmp / ONNX_FILE, tmp / FP16_FILE)

@@ -14,9 +14,9 @@ from srkd.export.gate import benchmark_entries, compare, measure_gate
 from srkd.export.runners import OrtRunner
 
 SETTINGS = {"images": 2, "crop": 96, "sizes": (48,), "runs": 8}
-# Reruns on a busy 2-core test machine stayed within 1.08x of each other (48 px, 10 runs); the injected
-# slowdown is ~3x. The tests allow 1.5x so that they never flake; the CLI default is 1.15x.
-RERUN_SLOWDOWN = 1.5
+# The CLI default. Reruns on a busy 2-core test machine (a training job on the other core) stayed
+# within a few per cent of each other; the injected slowdown is ~3x.
+RERUN_SLOWDOWN = 1.15
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,8 @@ def baseline(bundle):
 
 
 def test_baseline_contents(baseline):
-    assert baseline["format"] == "srkd-gate-baseline/1" and baseline["reference"]["min_ms"] > 0
+    assert baseline["format"] == "srkd-gate-baseline/1"
+    assert set(baseline["reference"]["min_ms"]) == {"torch", "onnxruntime"} and min(baseline["reference"]["min_ms"].values()) > 0
     assert set(baseline["artifacts"]) == {"torch:fp32:student.safetensors", "onnxruntime:fp32:model.onnx"}
     art = baseline["artifacts"]["onnxruntime:fp32:model.onnx"]
     fig = art["sizes"]["48"]

@@ -10,7 +10,11 @@ from export_helpers import apply, make_student, needs_gpu, needs_trt
 from srkd.errors import BackendUnavailableError, ConfigError, ParityError
 from srkd.export.runners.ort import execution_providers
 from srkd.export.trt_info import (
-    EngineMismatchError, check_engine_compat, check_layer_precisions, engine_name, profile_shapes,
+    EngineMismatchError,
+    check_engine_compat,
+    check_layer_precisions,
+    engine_name,
+    profile_shapes,
     require_layer_precisions,
 )
 from srkd.models.spec import ModelSpec, SizeReq
@@ -53,25 +57,34 @@ def test_engine_mismatch_names_the_rebuild_command():
         check_engine_compat(_entry(), trt_version="10.8.0.43", capability=(8, 6), rebuild=REBUILD)
 
 
-def test_bundle_with_foreign_engine_says_how_to_rebuild(tmp_path):
-    """A fake manifest listing an engine: the runner refuses before touching any GPU library."""
+def test_bundle_with_foreign_engine_says_how_to_rebuild(tmp_path, monkeypatch):
+    """A fake manifest listing an engine built elsewhere: the runner refuses before loading it."""
+    import types
+
+    import srkd.export.tensorrt as trt_mod
     from srkd.export.bundle import export_bundle, load_bundle
     from srkd.export.manifest import sha256_file, write_manifest
 
     made = export_bundle(make_student(tmp_path / "s.safetensors"), tmp_path / "b", images=1, crop=64,
-                         latency_sizes=(16,), latency_runs=1)
+                         latency_sizes=(16,), latency_runs=1, fp16=True)
     engine = made.path / "model.fp16.sm89-trt10.8.0.engine"
     engine.write_bytes(b"not really an engine")
     manifest = json.loads((made.path / "manifest.json").read_text())
     manifest["artifacts"].append({**_entry(), "sha256": sha256_file(engine), "parity": {"passed": True}, "latency": {}})
     write_manifest(made.path, manifest)
     bundle = load_bundle(made.path)
-    runner = bundle.runner(bundle.find(backend="tensorrt", precision="fp16"), device="cpu")
-    with pytest.raises(BackendUnavailableError) as info:  # no TensorRT here; elsewhere: the mismatch
-        runner.activate()
+    entry = bundle.find(backend="tensorrt", precision="fp16")
+    with pytest.raises(BackendUnavailableError) as info:  # here: TensorRT or the GPU is missing
+        bundle.runner(entry).activate()
+    assert "--trt needs" in str(info.value)
+    # on a machine with TensorRT 10.9 and an H100 (sm90): the mismatch, with the command that rebuilds it
+    monkeypatch.setattr(trt_mod, "require_tensorrt", lambda: (types.SimpleNamespace(__version__="10.9.0.34"), (9, 0)))
+    with pytest.raises(EngineMismatchError) as info:
+        bundle.runner(entry).activate()
     text = str(info.value)
-    assert "TensorRT" in text and ("pip install" in text or "Rebuild it here: srkd export" in text)
-    assert f"srkd export {made.path / 'student.safetensors'} --out {made.path} --overwrite" in bundle.rebuild_command()
+    assert "built for TensorRT 10.8.0.43 (this machine: 10.9.0.34) and GPU sm89 (this machine: sm90)" in text
+    rebuild = f"srkd export {made.path / 'student.safetensors'} --out {made.path} --overwrite --opset 17 --fp16"
+    assert text.endswith(f"Rebuild it here: {rebuild}") and bundle.rebuild_command() == rebuild
 
 
 # Inspector output in the documented shapes: TensorRT 10 ("Format/Datatype" strings) and 11 ("DataType").
