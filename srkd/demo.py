@@ -86,7 +86,8 @@ def run_demo(cfg: DemoConfig, *, progress: bool = True) -> DemoResult:
     t["eval"] = time.perf_counter()
 
     bundle = export_bundle(student, out / "bundle", data=val / "HR", overwrite=True, images=3, crop=128,
-                           latency_sizes=(64, 128), latency_runs=10, threads=cfg.threads)
+                           latency_sizes=(64, 128), latency_runs=10, threads=cfg.threads, int8=True, bf16=True,
+                           calib=str(train))
     latency = {f"{a['backend']}:{a['precision']}": {s["size"]: s["p50_ms"] for s in a["latency"]["sizes"]}
                for a in bundle.artifacts if a.get("latency")}
     t["export"] = time.perf_counter()

@@ -25,9 +25,11 @@ def command(out: str, steps: int, teacher: str, threads: int | None, quiet: bool
     click.echo("latency, p50 ms per LR size:")
     for name, sizes in r.latency.items():
         click.echo(f"  {name:<22} " + "  ".join(f"{size}px {ms:7.2f}" for size, ms in sizes.items()))
-    if "torch:fp32" in r.latency and "onnxruntime:fp32" in r.latency:
-        ratios = [r.latency["torch:fp32"][k] / r.latency["onnxruntime:fp32"][k] for k in r.latency["torch:fp32"]]
-        click.echo(f"  onnxruntime speed-up over torch fp32: {', '.join(f'{x:.2f}x' for x in ratios)}")
+    base = r.latency.get("torch:fp32", {})
+    for name, sizes in r.latency.items():
+        if name != "torch:fp32" and base:
+            ratios = ", ".join(f"{size}px {base[size] / ms:.2f}x" for size, ms in sizes.items() if size in base)
+            click.echo(f"  speed-up of {name} over torch:fp32: {ratios}")
     click.echo(f"upscale: {r.upscale_summary}")
     click.echo("\nwhere everything went:")
     for label, path in (("training run", r.run), ("student", r.student), ("bundle", r.bundle),
