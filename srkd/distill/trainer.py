@@ -168,7 +168,7 @@ class Trainer:
         cfg = self.cfg
         stop = min(cfg.steps, until) if until else cfg.steps
         start_step, t0 = self.step, time.perf_counter()
-        bar = tqdm(total=cfg.steps, initial=self.step, desc="distill", disable=not self.progress, dynamic_ncols=True)
+        bar = tqdm(total=cfg.steps, initial=self.step, desc="distill", disable=None if self.progress else True, dynamic_ncols=True)  # None: off when not a terminal
         acc: dict[str, float] = {}
         try:
             while self.step < stop:
