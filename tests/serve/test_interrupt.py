@@ -40,7 +40,10 @@ def test_signal_stops_cleanly_and_rerun_resumes(job, tmp_path, sig):
     cmd = [sys.executable, "-m", "srkd", "upscale", str(job / "pics"), "-m", str(job / "slow-x2.safetensors"),
            "-o", str(out), "--no-progress", "--name", "{name}"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # a shell's background job (nohup ... &, CI runners) inherits SIGINT ignored, and Python then keeps
+    # ignoring it; give the child the default disposition, as an interactive terminal would
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not any(p.suffix == ".png" for p in out.glob("*.png")) and time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
