@@ -72,6 +72,8 @@ class Trainer:
         self.method = METHODS.get(cfg.method)(student=self.student, teacher=teacher, args=dict(cfg.method_args)).to(self.device)
         if self.prec.channels_last:
             self.method.to(memory_format=torch.channels_last)
+            for buf in self.method.buffers():  # size-1 dims give overlapping strides DDP cannot broadcast
+                buf.data = buf.data.clone(memory_format=torch.contiguous_format)
         self.params = list(self.student.parameters()) + self.method.helper_parameters()
         self.opt = torch.optim.Adam(self.params, lr=cfg.lr, betas=(0.9, 0.99))
         self.ema = EMA(self.student, decay=cfg.ema_decay)

@@ -8,9 +8,9 @@ from srkd.distill.config import DistillConfig
 from srkd.distill.trainer import Trainer
 
 
-def main(data: str, out: str, steps: int) -> None:
+def main(data: str, out: str, steps: int, precision: str = "fp32") -> None:
     cfg = DistillConfig(student="edsr:n_feats=8,n_blocks=2", method="scratch", data=[data], scale=2, steps=steps,
-                        batch=2, patch=16, precision="fp32", out=f"{out}/run", threads=1, log_every=1,
+                        batch=2, patch=16, precision=precision, out=f"{out}/run", threads=1, log_every=1,
                         ckpt_every=steps, val_every=1000)
     trainer = Trainer(cfg, progress=False)
     seen = []
@@ -32,4 +32,4 @@ def main(data: str, out: str, steps: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]))
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), *sys.argv[4:5])

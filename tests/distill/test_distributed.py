@@ -60,6 +60,18 @@ def test_two_processes_keep_identical_weights_and_sum_their_batches(photos, tmp_
     assert [r["step"] for r in log if "loss" in r] == [1, 2]  # rank 0 alone logs
 
 
+@pytest.mark.slow
+def test_two_processes_in_bf16_channels_last(photos, tmp_path):
+    """bf16 + channels_last turns the (1, 3, 1, 1) mean buffers channels-last; DDP must still broadcast them."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           str(WORKER), str(photos), str(tmp_path), "2", "bf16"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=_env())
+    assert out.returncode == 0, out.stderr[-3000:]
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    for name in r0["params"]:
+        assert torch.equal(r0["params"][name], r1["params"][name]), name
+
+
 def _before_last_step(tmp_path):
     """The student weights before the final step: replay the run's first step in one process."""
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
