@@ -67,7 +67,30 @@ class ResidualBodyNet(SRNet):
 
 
 class DistillationNet(SRNet):
-    """IMDN/RFDN shape: ``fea_conv``, blocks whose outputs are all concatenated, ``c``, ``LR_conv``, upsampler."""
+    """IMDN/RFDN shape: ``fea_conv``, blocks whose outputs are all concatenated, ``c``, ``LR_conv``, upsampler.
+
+    Subclasses set ``block_prefix`` (the official key of block i is ``<prefix><i>``, from 1) and call
+    ``_build`` with their block factory.
+    """
+
+    block_prefix = "B"
+
+    def _build(self, *, make_block, scale: int, n_feats: int, n_blocks: int, in_channels: int,
+               out_channels: int, img_range: float) -> None:
+        self.hparams = dict(scale=scale, n_feats=n_feats, n_blocks=n_blocks, in_channels=in_channels,
+                            out_channels=out_channels, img_range=img_range)
+        self.scale, self.img_range = scale, img_range
+        self.fea_conv = _same_conv(in_channels, n_feats)
+        for i in range(1, n_blocks + 1):
+            self.add_module(f"{self.block_prefix}{i}", make_block(n_feats))
+        self.c = nn.Sequential(_same_conv(n_feats * n_blocks, n_feats, 1), nn.LeakyReLU(0.05, inplace=True))
+        self.LR_conv = _same_conv(n_feats, n_feats)
+        self.upsampler = nn.Sequential(_same_conv(n_feats, out_channels * scale * scale), nn.PixelShuffle(scale))
+
+    @property
+    def blocks(self) -> list[nn.Module]:
+        """The blocks in order."""
+        return [getattr(self, f"{self.block_prefix}{i}") for i in range(1, self.hparams["n_blocks"] + 1)]
 
     def stem(self, x: torch.Tensor) -> torch.Tensor:
         """The head: shallow features of the range-scaled input."""
@@ -82,3 +105,8 @@ class DistillationNet(SRNet):
             feats.append(h)
         lr = self.LR_conv(self.c(torch.cat(feats, dim=1))) + stem
         return self.upsampler(lr) / self.img_range
+
+
+def _same_conv(c_in: int, c_out: int, k: int = 3) -> nn.Conv2d:
+    """A same-padded convolution with bias (the official ``conv_layer`` of IMDN/RFDN)."""
+    return nn.Conv2d(c_in, c_out, k, padding=(k - 1) // 2)

@@ -65,24 +65,12 @@ class IMDN(DistillationNet):
     """IMDN; takes and returns RGB in [0, 1] (``img_range`` 255 for weights trained on [0, 255])."""
 
     arch = "imdn"
+    block_prefix = "IMDB"
 
     def __init__(
         self, *, scale: int = 4, n_feats: int = 64, n_blocks: int = 6, in_channels: int = 3,
         out_channels: int = 3, img_range: float = 1.0,
     ) -> None:
         super().__init__()
-        self.hparams = dict(scale=scale, n_feats=n_feats, n_blocks=n_blocks, in_channels=in_channels,
-                            out_channels=out_channels, img_range=img_range)
-        self.scale = scale
-        self.img_range = img_range
-        self.fea_conv = conv(in_channels, n_feats)
-        for i in range(1, n_blocks + 1):
-            self.add_module(f"IMDB{i}", IMDB(n_feats))
-        self.c = nn.Sequential(conv(n_feats * n_blocks, n_feats, 1), nn.LeakyReLU(0.05, inplace=True))
-        self.LR_conv = conv(n_feats, n_feats)
-        self.upsampler = nn.Sequential(conv(n_feats, out_channels * scale * scale), nn.PixelShuffle(scale))
-
-    @property
-    def blocks(self) -> list[nn.Module]:
-        """The IMDBs in order."""
-        return [getattr(self, f"IMDB{i}") for i in range(1, self.hparams["n_blocks"] + 1)]
+        self._build(make_block=IMDB, scale=scale, n_feats=n_feats, n_blocks=n_blocks, in_channels=in_channels,
+                    out_channels=out_channels, img_range=img_range)

@@ -69,25 +69,13 @@ class RFDN(DistillationNet):
     """RFDN; takes and returns RGB in [0, 1]; ``img_range`` 255 reproduces the released weights' [0, 255] input."""
 
     arch = "rfdn"
+    block_prefix = "B"
 
     def __init__(
         self, *, scale: int = 4, n_feats: int = 50, n_blocks: int = 4, in_channels: int = 3,
         out_channels: int = 3, img_range: float = 1.0,
     ) -> None:
         super().__init__()
-        self.hparams = dict(scale=scale, n_feats=n_feats, n_blocks=n_blocks, in_channels=in_channels,
-                            out_channels=out_channels, img_range=img_range)
-        self.scale = scale
-        self.img_range = img_range
+        self._build(make_block=RFDB, scale=scale, n_feats=n_feats, n_blocks=n_blocks, in_channels=in_channels,
+                    out_channels=out_channels, img_range=img_range)
         self.size_req = SizeReq(minimum=MIN_SIDE)
-        self.fea_conv = conv(in_channels, n_feats)
-        for i in range(1, n_blocks + 1):
-            self.add_module(f"B{i}", RFDB(n_feats))
-        self.c = nn.Sequential(conv(n_feats * n_blocks, n_feats, 1), nn.LeakyReLU(0.05, inplace=True))
-        self.LR_conv = conv(n_feats, n_feats)
-        self.upsampler = nn.Sequential(conv(n_feats, out_channels * scale * scale), nn.PixelShuffle(scale))
-
-    @property
-    def blocks(self) -> list[nn.Module]:
-        """The RFDBs in order."""
-        return [getattr(self, f"B{i}") for i in range(1, self.hparams["n_blocks"] + 1)]
