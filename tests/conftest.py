@@ -39,6 +39,22 @@ def photo() -> np.ndarray:
     return np.ascontiguousarray(data.astronaut())
 
 
+def photo_run_folder(root: Path, *, teacher_hparams: dict) -> Path:
+    """``root/hr`` with four real 192 px photos and ``root/teacher.safetensors``, a tiny seeded EDSR."""
+    import torch
+    from skimage import data
+
+    from srkd.data.io import write_image
+    from srkd.models import build_model
+    from srkd.models.checkpoint import save_model
+
+    for name in ("astronaut", "coffee", "chelsea", "rocket"):
+        write_image(root / "hr" / f"{name}.png", getattr(data, name)()[:192, :192])
+    torch.manual_seed(3)
+    save_model(root / "teacher.safetensors", build_model("edsr", {"scale": 2, **teacher_hparams}))
+    return root
+
+
 def run_srkd(*args: str, cwd: str | Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run the real ``srkd`` CLI in a subprocess."""
     return subprocess.run(

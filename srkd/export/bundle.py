@@ -223,6 +223,10 @@ def export_bundle(
     """
     from srkd.export.build import ExportOptions, build_into
 
+    known = {f.name for f in dataclasses.fields(ExportOptions)}
+    unknown = sorted(set(artifacts) - known)
+    if unknown:
+        raise ConfigError(f"export: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     opts = ExportOptions(opset=opset, dynamo=dynamo, images=images, crop=crop, latency_sizes=tuple(latency_sizes),
                          latency_runs=latency_runs, threads=threads, **artifacts)
     src, out = _student_file(student), Path(out)

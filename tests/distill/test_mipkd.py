@@ -1,10 +1,10 @@
 import json
 
 import pytest
+from conftest import photo_run_folder
 import torch
 from torch import nn
 
-from srkd.data.io import write_image
 from srkd.distill.config import DistillConfig, load_config
 from srkd.distill.methods import METHODS
 from srkd.distill.mixers import FeaturePriorMixer, MaskRatio, linear_cka, random_mask, stage_positions
@@ -186,14 +186,7 @@ def test_saved_student_has_exactly_the_scratch_parameter_count(tmp_path):
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
     """Real photos (scikit-image's) and a tiny teacher checkpoint with enough blocks for two stages."""
-    from skimage import data
-
-    root = tmp_path_factory.mktemp("photos")
-    for name in ("astronaut", "coffee", "chelsea", "rocket"):
-        write_image(root / "hr" / f"{name}.png", getattr(data, name)()[:192, :192])
-    torch.manual_seed(3)
-    save_model(root / "teacher.safetensors", build_model("edsr", {"scale": 2, "n_feats": 16, "n_blocks": 4}))
-    return root
+    return photo_run_folder(tmp_path_factory.mktemp("photos"), teacher_hparams={"n_feats": 16, "n_blocks": 4})
 
 
 def _cfg(photos, out, **kw):

@@ -3,28 +3,20 @@ import json
 import pytest
 import torch
 
-from conftest import run_srkd
-from srkd.data.io import write_image
+from conftest import photo_run_folder, run_srkd
 from srkd.distill.config import DistillConfig, load_config
 from srkd.distill.methods import METHODS
 from srkd.distill.teacher import FrozenTeacher
 from srkd.distill.trainer import Trainer
 from srkd.errors import ConfigError
 from srkd.models import build_model
-from srkd.models.checkpoint import load_model, save_model
+from srkd.models.checkpoint import load_model
 
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
     """A training folder of real photos (scikit-image's), and a tiny teacher checkpoint."""
-    from skimage import data
-
-    root = tmp_path_factory.mktemp("photos")
-    for name in ("astronaut", "coffee", "chelsea", "rocket"):
-        write_image(root / "hr" / f"{name}.png", getattr(data, name)()[:192, :192])
-    torch.manual_seed(3)
-    save_model(root / "teacher.safetensors", build_model("edsr", {"scale": 2, "n_feats": 8, "n_blocks": 1}))
-    return root
+    return photo_run_folder(tmp_path_factory.mktemp("photos"), teacher_hparams={"n_feats": 8, "n_blocks": 1})
 
 
 def _cfg(photos, out, **kw):

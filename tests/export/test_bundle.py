@@ -185,3 +185,11 @@ def test_dynamo_bundle(student, tmp_path):
 def test_parity_on_set5(bundle, set5):
     checks = check_bundle(bundle.path, data=set5, images=5, crop=None, sizes=())
     assert all(c.passed for c in checks) and checks[0].parity.images == 5
+
+
+def test_unknown_export_option_is_a_clear_error(tmp_path):
+    from srkd.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown option.*int9"):
+        export_bundle("edsr-x4", tmp_path / "out", int9=True)
+    assert not (tmp_path / "out").exists()
