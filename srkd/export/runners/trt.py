@@ -63,10 +63,11 @@ class TrtRunner(Runner):
         import torch
 
         self._check_profile(batch.shape)
-        x = torch.from_numpy(batch).cuda()
+        device = torch.device("cuda", torch.cuda.current_device())  # the engine lives on the current GPU
+        x = torch.from_numpy(batch).to(device)
         self.context.set_input_shape(self.input_name, tuple(batch.shape))
         out_shape = tuple(self.context.get_tensor_shape(self.output_name))
-        y = torch.empty(out_shape, dtype=torch.float32, device="cuda")
+        y = torch.empty(out_shape, dtype=torch.float32, device=device)
         self.context.set_tensor_address(self.input_name, x.data_ptr())
         self.context.set_tensor_address(self.output_name, y.data_ptr())
         stream = torch.cuda.current_stream()
