@@ -106,3 +106,14 @@ def test_bad_options():
         _method(n_zoom_in=5)
     with pytest.raises(ConfigError, match="unknown option"):
         _method(zoomin=1)
+
+
+def test_zoom_out_smaller_than_the_teacher_accepts_is_a_clear_error():
+    torch.manual_seed(0)
+    student = build_model("edsr", {"scale": 4, "n_feats": 4, "n_blocks": 1})
+    teacher = FrozenTeacher(build_model("rfdn", {"scale": 4, "n_feats": 8, "n_blocks": 1}))  # needs >= 15 px
+    m = METHODS.get("augkd")(student=student, teacher=teacher, args={})
+    with pytest.raises(ConfigError, match=r"zoom-out samples are 8 px .* at least 15 px; use --patch 60"):
+        m({"lr": torch.rand(2, 3, 32, 32), "hr": torch.rand(2, 3, 128, 128)})
+    m = METHODS.get("augkd")(student=student, teacher=teacher, args={"zoom_out": False})
+    assert torch.isfinite(m({"lr": torch.rand(2, 3, 32, 32), "hr": torch.rand(2, 3, 128, 128)})["loss"])

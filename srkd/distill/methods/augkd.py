@@ -65,11 +65,28 @@ class AugKD(Method):
         parts = {"pix": pix, "kd": kd, "zoom_in": zi}
         if cfg.zoom_out:
             x_zo = zoom_out(lq.float(), scale=s).to(lq.dtype)
+            self._check_zoom_out_size(x_zo)
             s_zo, t_zo = self.student(x_zo).float(), self.teacher(x_zo).float()
             zo_pix, zo_kd = F.l1_loss(s_zo, lq.float()), F.l1_loss(s_zo, t_zo)
             loss = loss + cfg.lambda_pix * zo_pix + cfg.lambda_kd * zo_kd
             parts.update(zoom_out_pix=zo_pix, zoom_out_kd=zo_kd)
         return {"loss": loss, **parts}
+
+    def _check_zoom_out_size(self, x_zo: torch.Tensor) -> None:
+        """Zoom-out samples are patch/scale px: refuse clearly when a network needs larger inputs."""
+        side = min(x_zo.shape[-2:])
+        for role, net in (("teacher", getattr(self.teacher, "model", self.teacher)), ("student", self.student)):
+            need = _minimum_side(net)
+            if side < need:
+                raise ConfigError(
+                    f"augkd: zoom-out samples are {side} px (LR patch / {self.scale}), but the {role} "
+                    f"({getattr(net, 'arch', type(net).__name__)}) needs inputs of at least {need} px; use "
+                    f"--patch {need * self.scale} or more, or --method-arg zoom_out=false")
+
+
+def _minimum_side(model: torch.nn.Module) -> int:
+    req = getattr(model, "size_req", None)
+    return int(req.minimum) if req is not None else 1
 
 
 def _format(x: torch.Tensor) -> torch.memory_format:
