@@ -14,9 +14,10 @@ from srkd.export.gate import benchmark_entries, compare, measure_gate
 from srkd.export.runners import OrtRunner
 
 SETTINGS = {"images": 2, "crop": 96, "sizes": (48,), "runs": 8}
-# The CLI default. Reruns on a busy 2-core test machine (a training job on the other core) stayed
-# within a few per cent of each other; the injected slowdown is ~3x.
-RERUN_SLOWDOWN = 1.15
+# Reruns usually stay within a few per cent, but one fresh-clone CI run saw a torch 48 px ratio move
+# 1.34x (8 timed runs of a tiny model on a shared 2-core machine); the injected slowdown is ~3x, so a
+# 1.6x bound keeps the test meaningful without flaking. The CLI default stays 1.15.
+RERUN_SLOWDOWN = 1.6
 
 
 @pytest.fixture(scope="module")
