@@ -39,7 +39,7 @@ def latency_rows(results: list[dict]) -> list[str]:
 @click.option("--runs", type=click.IntRange(1), default=20, show_default=True, help="Timed runs per size.")
 @click.option("--warmup", type=click.IntRange(0), default=3, show_default=True, help="Untimed runs per size first.")
 @click.option("--batch", type=click.IntRange(1), default=1, show_default=True, help="Images per call.")
-@click.option("--backend", type=click.Choice(["all", "torch", "onnxruntime", "tensorrt"]), default="all",
+@click.option("--backend", type=click.Choice(["all", "torch", "onnxruntime", "openvino", "tensorrt"]), default="all",
               show_default=True, help="Which artifacts to time (all: those that can run here; TensorRT needs a GPU).")
 @click.option("--threads", type=click.IntRange(1), default=None,
               help="CPU threads for torch and ONNX Runtime (default: their own defaults).")
@@ -55,7 +55,7 @@ def command(bundle: str, sizes: tuple[int, ...], runs: int, warmup: int, batch: 
     (warm-up excluded), with the CPU model and thread count the numbers were taken with."""
     import torch
 
-    from srkd.export.bundle import load_bundle
+    from srkd.export.bundle import load_bundle, unrunnable_backends
     from srkd.export.latency import host_info, measure_latency
     from srkd.export.manifest import json_safe
     from srkd.fsutil import atomic_write_text
@@ -67,9 +67,10 @@ def command(bundle: str, sizes: tuple[int, ...], runs: int, warmup: int, batch: 
     loaded = load_bundle(bundle)
     entries = [a for a in loaded.artifacts if backend in ("all", a["backend"])]
     skipped = []
-    if backend == "all" and not torch.cuda.is_available():
-        skipped = [a["file"] for a in entries if a["backend"] == "tensorrt"]
-        entries = [a for a in entries if a["backend"] != "tensorrt"]
+    if backend == "all":
+        cannot = unrunnable_backends()
+        skipped = [f"{a['file']} ({cannot[a['backend']]})" for a in entries if a["backend"] in cannot]
+        entries = [a for a in entries if a["backend"] not in cannot]
     results = []
     host = {k: v for k, v in host_info().items() if k != "threads"}  # per-backend threads go with each row
     for entry in entries:
@@ -89,6 +90,6 @@ def command(bundle: str, sizes: tuple[int, ...], runs: int, warmup: int, batch: 
     for line in latency_rows(results):
         click.echo("  " + line)
     if skipped:
-        click.echo(f"skipped (no CUDA GPU here): {', '.join(skipped)}")
+        click.echo(f"skipped: {', '.join(skipped)}")
     if json_out:
         atomic_write_text(json_out, text + "\n")

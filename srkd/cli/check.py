@@ -31,7 +31,7 @@ def parity_rows(items: list[tuple[str, dict]]) -> list[str]:
 @click.option("--images", type=click.IntRange(1), default=5, show_default=True, help="Use the first N images.")
 @click.option("--crop", type=click.IntRange(0), default=256, show_default=True,
               help="Center-crop HR images to this many pixels (0: full images).")
-@click.option("--sizes", default="64,128", show_default=True, callback=parse_sizes,
+@click.option("--sizes", default="64,128,256", show_default=True, callback=parse_sizes,
               help="LR sizes for the latency part, comma-separated ('' skips it).")
 @click.option("--runs", type=click.IntRange(1), default=10, show_default=True, help="Timed runs per size.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="ONNX Runtime intra-op threads.")
@@ -48,7 +48,6 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
     TensorRT engines are skipped where there is no GPU. Exits 1 if any artifact fails."""
     from pathlib import Path
 
-    import torch
 
     from srkd.cli.bench import host_line, latency_rows
     from srkd.errors import ParityError
@@ -56,7 +55,9 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
     from srkd.export.manifest import json_safe
     from srkd.fsutil import atomic_write_text
 
-    skip = () if torch.cuda.is_available() else ("tensorrt",)
+    from srkd.export.bundle import unrunnable_backends
+
+    skip = tuple(unrunnable_backends())
     heat_dir = Path(heatmaps) if heatmaps else Path(bundle) / "check"
     checks = check_bundle(bundle, data=data, images=images, crop=crop or None, sizes=sizes, runs=runs, threads=threads,
                           heatmaps=heat_dir, skip=skip)

@@ -41,6 +41,12 @@ def _precisions(ctx: click.Context, param: click.Parameter, value: str | None) -
               help="Use torch's torch.export-based ONNX exporter instead of the TorchScript one.")
 @click.option("--simplify", is_flag=True, help="Simplify the ONNX graph with onnxslim (pip install 'srkd[slim]').")
 @click.option("--bf16", is_flag=True, help="Add a torch bf16 artifact (autocast, channels_last) for CPUs with bf16 units.")
+@click.option("--openvino", is_flag=True,
+              help="Add OpenVINO IRs (model.xml: fp32, and bf16 where the CPU has it; model.int8.xml with --int8; "
+                   "pip install 'srkd[openvino]').")
+@click.option("--cpu", "cpu_all", is_flag=True,
+              help="Every CPU artifact (--bf16 --int8, plus --openvino when OpenVINO is installed), so that "
+                   "--backend auto can pick the fastest by measurement.")
 @click.option("--fp16", is_flag=True, help="Add model.fp16.onnx (fp16 weights, fp32 input/output; pip install 'srkd[fp16]').")
 @click.option("--int8", is_flag=True, help="Add model.int8.onnx: static QDQ int8, calibrated on real images.")
 @click.option("--calib", type=click.Path(file_okay=False), default=None,
@@ -64,13 +70,13 @@ def _precisions(ctx: click.Context, param: click.Parameter, value: str | None) -
               help="TensorRT builder optimisation level.")
 @click.option("--trt-timing-cache", type=click.Path(dir_okay=False), default=None,
               help="TensorRT timing cache file (read if present, written after the build).")
-@click.option("--sizes", default="64,128", show_default=True, callback=parse_sizes,
+@click.option("--sizes", default="64,128,256", show_default=True, callback=parse_sizes,
               help="LR sizes to time, comma-separated.")
 @click.option("--runs", type=click.IntRange(1), default=10, show_default=True, help="Timed runs per size.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="ONNX Runtime intra-op threads.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing bundle at --out.")
 def command(student: str, out: str, data: str | None, images: int, crop: int, opset: int, dynamo: bool, simplify: bool,
-            bf16: bool, fp16: bool, int8: bool, calib: str | None, int8_calibration: str | None, int8_images: int | None,
+            bf16: bool, openvino: bool, cpu_all: bool, fp16: bool, int8: bool, calib: str | None, int8_calibration: str | None, int8_images: int | None,
             int8_keep_fp32: str | None, int8_symmetric: bool, int8_remedies: bool, trt: tuple[str, ...],
             trt_profile: tuple[int, int, int] | None, trt_batch: tuple[int, int, int], trt_opt_level: int,
             trt_timing_cache: str | None, sizes: tuple[int, ...], runs: int, threads: int | None, overwrite: bool) -> None:
@@ -85,12 +91,17 @@ def command(student: str, out: str, data: str | None, images: int, crop: int, op
     from srkd.export.bundle import export_bundle
     from srkd.export.int8 import DEFAULT_INT8
 
+    if cpu_all:
+        from srkd.export.runners.openvino import cpu_capabilities
+
+        bf16 = int8 = True
+        openvino = openvino or bool(cpu_capabilities())
     overrides = {"calibration": int8_calibration, "images": int8_images, "keep_fp32": int8_keep_fp32}
     settings = dataclasses.replace(DEFAULT_INT8, symmetric=int8_symmetric,
                                    **{k: v for k, v in overrides.items() if v is not None})
     bundle = export_bundle(student, out, data=data, opset=opset, dynamo=dynamo, overwrite=overwrite, images=images,
                            crop=crop or None, latency_sizes=sizes or (64,), latency_runs=runs, threads=threads,
-                           simplify=simplify, bf16=bf16, fp16=fp16, int8=int8, calib=calib, int8_settings=settings,
+                           simplify=simplify, bf16=bf16, openvino=openvino, fp16=fp16, int8=int8, calib=calib, int8_settings=settings,
                            int8_remedies=int8_remedies, trt=trt, trt_sides=trt_profile, trt_batch=trt_batch,
                            trt_opt_level=trt_opt_level, trt_timing_cache=trt_timing_cache)
     m = bundle.manifest
@@ -123,4 +134,17 @@ def command(student: str, out: str, data: str | None, images: int, crop: int, op
             for a in m["artifacts"] for s in a["latency"]["sizes"]]
     for line in latency_rows(rows):
         click.echo("    " + line)
-    click.echo(f"  wrote {', '.join(dict.fromkeys(a['file'] for a in m['artifacts']))}, manifest.json")
+    for art in m["artifacts"]:
+        click.echo(f"  {art['backend']}:{art['precision']} runs in {art.get('runs_in', art['precision'])}")
+    for skip in m["export"].get("skipped", []):
+        click.echo(f"  not built: {skip['artifact']}: {skip['why']}")
+    files = [f for a in m["artifacts"] for f in [a["file"], *(c["file"] for c in a.get("companions", []))]]
+    click.echo(f"  wrote {', '.join(dict.fromkeys(files))}, manifest.json")
+    import torch
+
+    from srkd.export.bundle import choose_artifact
+    from srkd.serve.loader import resolve_device
+
+    pick = choose_artifact(m["artifacts"], precision="auto", device=torch.device(resolve_device("auto")))
+    if pick is not None:
+        click.echo(f"  --backend auto --precision auto here: {pick['backend']}:{pick['precision']} ({pick['file']})")

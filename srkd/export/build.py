@@ -32,6 +32,7 @@ from srkd.models.checkpoint import load_model, read_metadata, save_model
 log = logging.getLogger(__name__)
 
 STUDENT_FILE, ONNX_FILE, FP16_FILE, INT8_FILE = "student.safetensors", "model.onnx", "model.fp16.onnx", "model.int8.onnx"
+OV_FILE, OV_INT8_FILE = "model.xml", "model.int8.xml"
 TRT_PRECISIONS = ("fp32", "fp16", "int8")
 
 
@@ -43,6 +44,7 @@ class ExportOptions:
     dynamo: bool = False
     simplify: bool = False
     bf16: bool = False
+    openvino: bool = False
     fp16: bool = False
     int8: bool = False
     int8_settings: Int8Settings = DEFAULT_INT8
@@ -55,7 +57,7 @@ class ExportOptions:
     trt_timing_cache: str | None = None
     images: int | None = 3
     crop: int | None = 256
-    latency_sizes: Sequence[int] = (64, 128)
+    latency_sizes: Sequence[int] = (64, 128, 256)
     latency_runs: int = 10
     threads: int | None = None
 
@@ -67,7 +69,7 @@ class ExportOptions:
     def artifact_flags(self) -> list[str]:
         """The ``srkd export`` flags that make the same set of artifacts (for rebuild commands)."""
         flags = [f"--opset {self.opset}"] + ["--dynamo"] * self.dynamo + ["--simplify"] * self.simplify
-        flags += ["--bf16"] * self.bf16 + ["--fp16"] * self.fp16 + ["--int8"] * self.int8
+        flags += ["--bf16"] * self.bf16 + ["--openvino"] * self.openvino + ["--fp16"] * self.fp16 + ["--int8"] * self.int8
         if self.calib:
             flags.append(f"--calib {self.calib}")
         s, d = self.int8_settings, DEFAULT_INT8
@@ -95,6 +97,7 @@ class _Artifact:
     toolchain: dict[str, Any] = dataclasses.field(default_factory=dict)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
     parity: Any = None  # a ParityResult measured while making the artifact (int8)
+    companions: tuple[str, ...] = ()
 
 
 def _has_metadata(path: Path) -> bool:
@@ -148,6 +151,30 @@ def _trt_artifacts(tmp: Path, spec, opts: ExportOptions, int8_info: dict[str, An
     return out
 
 
+def _openvino_artifacts(tmp: Path, spec, meta: dict, opts: ExportOptions, *, int8: bool, io: dict[str, Any],
+                        skipped: list[dict[str, str]]) -> list[_Artifact]:
+    """OpenVINO IRs from model.onnx (run in fp32, and in bf16 where the CPU has it) and from the int8 ONNX."""
+    import json
+
+    from srkd.export.openvino import convert_to_ir, ir_bin
+    from srkd.export.runners.openvino import OpenVinoRunner, bf16_supported, cpu_capabilities
+
+    sources = [(ONNX_FILE, OV_FILE, ("fp32", "bf16"))] + [(INT8_FILE, OV_INT8_FILE, ("int8",))] * int8
+    out = []
+    for source, xml, precisions in sources:
+        conv = convert_to_ir(tmp / source, tmp / xml, metadata=json.dumps(meta))
+        for prec in precisions:
+            if prec == "bf16" and not bf16_supported():
+                why = f"this CPU has no bf16 in OpenVINO (capabilities: {', '.join(cpu_capabilities())})"
+                skipped.append({"artifact": f"openvino:bf16 ({xml})", "why": why})
+                log.warning("openvino:bf16 not built: %s", why)
+                continue
+            out.append(_Artifact(xml, "openvino", prec, lambda x=xml, p=prec: OpenVinoRunner(
+                tmp / x, spec=spec, precision=p, threads=opts.threads), io=io, extra={"conversion": conv},
+                companions=(ir_bin(xml).name,)))
+    return out
+
+
 def build_into(src: Path, tmp: Path, out: Path, *, data: str | os.PathLike | None, opts: ExportOptions) -> dict:
     """Make every artifact of ``opts`` in the folder ``tmp`` from the checkpoint ``src`` and write the manifest."""
     if opts.trt:
@@ -178,13 +205,16 @@ def build_into(src: Path, tmp: Path, out: Path, *, data: str | os.PathLike | Non
     if opts.fp16 or "fp16" in opts.trt:
         conv = convert_fp16(tmp / ONNX_FILE, tmp / FP16_FILE)
         plan.append(_Artifact(FP16_FILE, "onnxruntime", "fp16", ort(FP16_FILE, "fp16"), onnx_io, onnx_tc, {"conversion": conv}))
-    entries = []
+    entries: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
     with TorchRunner(ref_model, spec=ref_spec) as reference:
         int8_info = None
         if opts.int8 or "int8" in opts.trt:
             int8 = _int8_artifact(tmp, spec, meta, reference, photos, opts, src)
             int8.io, int8.toolchain, int8_info = onnx_io, onnx_tc, int8.extra["quantization"]
             plan.append(int8)
+        if opts.openvino:
+            plan += _openvino_artifacts(tmp, spec, meta, opts, int8=opts.int8, io=onnx_io, skipped=skipped)
         if opts.trt:
             plan += _trt_artifacts(tmp, spec, opts, int8_info)
         for art in plan:
@@ -192,16 +222,16 @@ def build_into(src: Path, tmp: Path, out: Path, *, data: str | os.PathLike | Non
                 parity = art.parity or check_parity(runner, reference, images=[img for _, img in photos], scale=spec.scale)
                 parity.require(label=out / art.file)
                 latency = measure_latency(runner, sizes=opts.latency_sizes, runs=opts.latency_runs)
-                backend_tc = runner.toolchain()
+                backend_tc, runs_in = runner.toolchain(), runner.runs_in()
             entry = mf.artifact_entry(
                 root=tmp, file=art.file, backend=art.backend, precision=art.precision, model=meta, io=art.io,
                 toolchain=mf.toolchain(art.backend, extra={**backend_tc, **art.toolchain}),
-                parity=parity.to_dict(), latency=latency.to_dict(),
+                parity=parity.to_dict(), latency=latency.to_dict(), companions=art.companions,
             )
-            entries.append({**entry, **art.extra})
+            entries.append({**entry, "runs_in": runs_in, **art.extra})
     source = str(data) if data is not None else "scikit-image sample photos"
     parity_data = {"source": source, "images": [n for n, _ in photos], "crop": opts.crop, "lr": "MATLAB bicubic of HR"}
     manifest = mf.build_manifest(model=meta, artifacts=entries, parity_data=parity_data, thresholds=thresholds())
-    manifest["export"] = {"flags": opts.artifact_flags()}
+    manifest["export"] = {"flags": opts.artifact_flags(), "skipped": skipped}
     mf.write_manifest(tmp, manifest)
     return manifest

@@ -7,7 +7,7 @@ Running a bundle (what ``srkd upscale`` and ``srkd bench`` call)::
     with open_runner("bundle/", backend="auto", precision="fp32") as runner:
         sr = runner.infer(lr)  # float32 NCHW RGB [0, 1] in -> float32 NCHW [0, 1], x runner.spec.scale
 
-``open_runner(bundle_dir, *, backend="auto"|"torch"|"onnxruntime"|"tensorrt", precision="fp32"|...|"auto",
+``open_runner(bundle_dir, *, backend="auto"|"torch"|"onnxruntime"|"openvino"|"tensorrt", precision="fp32"|...|"auto",
 device="auto"|"cpu"|"cuda", threads=None)`` returns an inactive Runner (use it as a context manager);
 ``runner.spec`` holds scale, channels and the size requirement. ``backend="auto"`` takes, among the
 artifacts of ``precision`` (every precision when it is ``"auto"``) that passed parity and can run on
@@ -45,7 +45,7 @@ from srkd.zoo import ZOO, zoo_path
 log = logging.getLogger(__name__)
 
 STUDENT_FILE, ONNX_FILE = "student.safetensors", "model.onnx"
-RUNNABLE = ("torch", "onnxruntime", "tensorrt")
+RUNNABLE = ("torch", "onnxruntime", "openvino", "tensorrt")
 
 
 def make_runner(root: Path, entry: dict[str, Any], spec: ModelSpec, *, device: str | torch.device = "cpu",
@@ -68,6 +68,12 @@ def make_runner(root: Path, entry: dict[str, Any], spec: ModelSpec, *, device: s
                                           f"(has: {', '.join(available_kinds()) or 'none'}; GPU: pip install onnxruntime-gpu)")
         providers = execution_providers(kind, spec=spec, cache_dir=root / "trt_cache", precision=entry["precision"])
         return OrtRunner(path, spec=spec, precision=entry["precision"], threads=threads, providers=providers)
+    if entry["backend"] == "openvino":
+        from srkd.export.runners.openvino import OpenVinoRunner
+
+        if device.type != "cpu":
+            raise BackendUnavailableError(f"{path}: OpenVINO artifacts run on the CPU in srkd, not on {device}")
+        return OpenVinoRunner(path, spec=spec, precision=entry["precision"], threads=threads)
     if entry["backend"] == "tensorrt":
         from srkd.export.runners.trt import TrtRunner
 
@@ -127,6 +133,10 @@ def _can_run(entry: dict[str, Any], device: torch.device) -> bool:
         return "cuda" in kinds if device.type == "cuda" else "cpu" in kinds
     if entry["backend"] == "tensorrt":
         return device.type == "cuda"
+    if entry["backend"] == "openvino":
+        from srkd.export.runners.openvino import bf16_supported, cpu_capabilities
+
+        return device.type == "cpu" and bool(cpu_capabilities()) and (entry["precision"] != "bf16" or bf16_supported())
     return entry["backend"] == "torch"
 
 
@@ -138,9 +148,21 @@ def _p50_by_size(entry: dict[str, Any], device: torch.device) -> dict[int, float
     return {int(s["size"]): float(s["p50_ms"]) for s in latency.get("sizes", []) if s.get("p50_ms")}
 
 
+def unrunnable_backends() -> dict[str, str]:
+    """Backends whose artifacts cannot run on this machine, with why (for check/gate/bench to skip)."""
+    from srkd.export.runners.openvino import cpu_capabilities
+
+    out = {}
+    if not torch.cuda.is_available():
+        out["tensorrt"] = "no CUDA GPU here"
+    if not cpu_capabilities():
+        out["openvino"] = "OpenVINO is not installed (pip install 'srkd[openvino]')"
+    return out
+
+
 def choose_artifact(artifacts: Sequence[dict[str, Any]], *, precision: str, device: torch.device) -> dict[str, Any] | None:
     """The ``backend="auto"`` pick (see the module docstring); None when nothing fits."""
-    order = {"tensorrt": 0, "onnxruntime": 1, "torch": 2}
+    order = {"tensorrt": 0, "openvino": 1, "onnxruntime": 2, "torch": 3}
     fits = [a for a in artifacts if (precision == "auto" or a["precision"] == precision) and _can_run(a, device)
             and (a.get("parity") or {}).get("passed", True) and ((a.get("check") or {}).get("parity") or {}).get("passed", True)]
     if not fits:
@@ -210,7 +232,7 @@ def _move_into_place(tmp: Path, out: Path) -> None:
 def export_bundle(
     student: str | os.PathLike, out: str | os.PathLike, *, data: str | os.PathLike | None = None, opset: int = 17,
     dynamo: bool = False, overwrite: bool = False, images: int | None = 3, crop: int | None = 256,
-    latency_sizes: Sequence[int] = (64, 128), latency_runs: int = 10, threads: int | None = None,
+    latency_sizes: Sequence[int] = (64, 128, 256), latency_runs: int = 10, threads: int | None = None,
     **artifacts: Any,
 ) -> Bundle:
     """Make the bundle ``out`` from ``student`` (a checkpoint file or a shipped model name).
@@ -244,5 +266,5 @@ def export_bundle(
     return load_bundle(out)
 
 
-__all__ = ["Bundle", "export_bundle", "load_bundle", "open_runner", "make_runner", "SAMPLE_PHOTOS",
+__all__ = ["Bundle", "export_bundle", "load_bundle", "open_runner", "make_runner", "unrunnable_backends", "SAMPLE_PHOTOS",
            "STUDENT_FILE", "ONNX_FILE"]

@@ -68,6 +68,8 @@ def host_info(runner: Runner | None = None) -> dict[str, Any]:
     if runner is not None and runner.backend == "onnxruntime":
         info["ort_threads"] = getattr(runner, "threads", None) or physical_cores()
         info["threads"] = info["ort_threads"]
+    elif runner is not None and runner.backend == "openvino":
+        info["threads"] = runner.toolchain().get("threads") or physical_cores()
     else:
         info["threads"] = info["torch_threads"]
     info["gpu"] = torch.cuda.get_device_name() if runner is not None and _uses_cuda(runner) else None

@@ -17,7 +17,7 @@ import math
 import os
 import platform
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -58,11 +58,14 @@ def toolchain(backend: str, *, extra: dict[str, Any] | None = None) -> dict[str,
 
 def artifact_entry(
     *, root: Path, file: str, backend: str, precision: str, model: dict[str, Any], io: dict[str, Any],
-    toolchain: dict[str, Any], parity: dict[str, Any], latency: dict[str, Any],
+    toolchain: dict[str, Any], parity: dict[str, Any], latency: dict[str, Any], companions: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """One ``artifacts`` item for ``root / file``; its hash and size are taken from the file now."""
+    """One ``artifacts`` item for ``root / file``; its hash and size are taken from the file now.
+
+    ``companions``: files the artifact needs beside it (an OpenVINO IR's ``.bin``), hashed the same way.
+    """
     path = root / file
-    return {
+    entry = {
         "file": file, "sha256": sha256_file(path), "bytes": path.stat().st_size, "backend": backend,
         "precision": precision,
         "io": {
@@ -73,6 +76,10 @@ def artifact_entry(
         },
         "toolchain": toolchain, "parity": parity, "latency": latency,
     }
+    if companions:
+        entry["companions"] = [{"file": c, "sha256": sha256_file(root / c), "bytes": (root / c).stat().st_size}
+                               for c in companions]
+    return entry
 
 
 def build_manifest(
@@ -133,7 +140,13 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
 
 
 def verify_artifact(folder: str | os.PathLike, entry: dict[str, Any]) -> Path:
-    """The artifact's path, after checking it exists and its SHA-256 matches the manifest."""
+    """The artifact's path, after checking it and its companions exist and match their SHA-256."""
+    for companion in entry.get("companions", []):
+        _verify_file(folder, companion)
+    return _verify_file(folder, entry)
+
+
+def _verify_file(folder: str | os.PathLike, entry: dict[str, Any]) -> Path:
     rel = Path(entry["file"])
     if rel.is_absolute() or ".." in rel.parts:
         raise CheckpointError(f"{Path(folder) / MANIFEST_NAME}: artifact file {entry['file']!r} must be a path inside the bundle")

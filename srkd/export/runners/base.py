@@ -38,6 +38,10 @@ class Runner:
     def deactivate_impl(self) -> None:
         """Release sessions/engines; the default has nothing to release."""
 
+    def runs_in(self) -> str:
+        """What the backend actually computes in, for the manifest (e.g. 'bf16 autocast, channels_last')."""
+        return self.precision
+
     def toolchain(self) -> dict[str, Any]:
         """Versions of what this backend runs on, for the manifest."""
         return {}

@@ -26,6 +26,10 @@ class TorchRunner(Runner):
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
 
+    def runs_in(self) -> str:
+        compute = "fp32" if self.precision == "fp32" else f"{self.precision} autocast"
+        return f"{compute}, {'channels_last' if self.channels_last else 'NCHW'}"
+
     def toolchain(self) -> dict:
         return {"torch": torch.__version__, "device": str(self.device)}
 
