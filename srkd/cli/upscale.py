@@ -68,6 +68,8 @@ def _default_io_threads() -> int:
 @click.option("--dry-run", is_flag=True, help="List what would be written or skipped, and stop.")
 @click.option("--shard", default=None, metavar="I/N",
               help="Only every N-th file starting at I (0-based), for job arrays.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Intra-op threads of the runtime (torch, ONNX Runtime, OpenVINO) [default: the runtime's own].")
 @click.option("--io-threads", type=click.IntRange(min=1), default=None, help="Reader and writer threads (each).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the JSON report here. [default: srkd-upscale-report.json in each output folder]")
@@ -83,7 +85,7 @@ def _default_io_threads() -> int:
 def command(inputs: tuple[str, ...], model: str, out: str | None, backend: str, device: str, precision: str,
             tile: int | str, tile_overlap: int, batch: int, recursive: bool, ext: str, template: str, quality: int,
             png_level: int, outscale: float | None, alpha: str, max_pixels: int, overwrite: bool, dry_run: bool,
-            shard: str | None, io_threads: int | None, report_path: Path | None, use_ray: bool,
+            shard: str | None, threads: int | None, io_threads: int | None, report_path: Path | None, use_ray: bool,
             ray_address: str | None, ray_actors: int, ray_cpus: float, ray_gpus: float, no_progress: bool) -> None:
     """Upscale image files, folders and globs (INPUT...) with MODEL.
 
@@ -99,11 +101,11 @@ def command(inputs: tuple[str, ...], model: str, out: str | None, backend: str, 
     from srkd.serve.task import ImageOptions
 
     shard_ix = parse_shard(shard) if shard else None
-    threads = io_threads or _default_io_threads()
+    io = io_threads or _default_io_threads()
     options = RunOptions(overwrite=overwrite, max_pixels=max_pixels or None, batch=batch,
                          image=ImageOptions(alpha=alpha, outscale=outscale),
                          encode=EncodeOptions(quality=quality, png_level=png_level),
-                         queue=max(4, 2 * batch), readers=threads, writers=threads)
+                         queue=max(4, 2 * batch), readers=io, writers=io)
     ext_choice = None if ext == "same" else ext
     if use_ray:
         _run_ray(list(inputs), model=model, out=out, recursive=recursive, template=template, ext=ext_choice,
@@ -113,11 +115,11 @@ def command(inputs: tuple[str, ...], model: str, out: str | None, backend: str, 
         return
     _run_local(inputs, model=model, out=out, backend=backend, device=device, precision=precision, tile=tile,
                tile_overlap=tile_overlap, recursive=recursive, ext=ext_choice, template=template, options=options,
-               dry_run=dry_run, shard_ix=shard_ix, report_path=report_path, no_progress=no_progress)
+               dry_run=dry_run, shard_ix=shard_ix, report_path=report_path, no_progress=no_progress, threads=threads)
 
 
 def _run_local(inputs, *, model, out, backend, device, precision, tile, tile_overlap, recursive, ext, template,
-               options, dry_run, shard_ix, report_path, no_progress) -> None:
+               options, dry_run, shard_ix, report_path, no_progress, threads) -> None:
     from tqdm import tqdm
 
     from srkd.api import load
@@ -126,7 +128,7 @@ def _run_local(inputs, *, model, out, backend, device, precision, tile, tile_ove
     from srkd.serve.report import BatchReport, Outcome, report_name
 
     upscaler = load(model, backend=backend, device=device, tile=0 if dry_run else tile, tile_overlap=tile_overlap,
-                    precision=precision, batch=options.batch, alpha=options.image.alpha)
+                    precision=precision, batch=options.batch, alpha=options.image.alpha, threads=threads)
     with upscaler:
         naming = Naming(scale=scale_label(upscaler.scale, options.image.outscale), template=template, ext=ext)
         plan = plan_jobs(inputs, naming=naming, out=Path(out) if out else None, recursive=recursive)
@@ -138,7 +140,7 @@ def _run_local(inputs, *, model, out, backend, device, precision, tile, tile_ove
         report = BatchReport(model=model, runner=upscaler.name, scale=upscaler.scale,
                              settings={"tile": upscaler.tiles.tile, "overlap": tile_overlap, "batch": options.batch,
                                        "outscale": options.image.outscale, "alpha": options.image.alpha,
-                                       "shard": list(shard_ix) if shard_ix else None})
+                                       "shard": list(shard_ix) if shard_ix else None, "threads": threads})
         stderr = click.get_text_stream("stderr")
         previous = signal.getsignal(signal.SIGTERM)
         signal.signal(signal.SIGTERM, _interrupt)  # a job scheduler's SIGTERM stops as cleanly as Ctrl-C

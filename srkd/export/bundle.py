@@ -59,7 +59,7 @@ def make_runner(root: Path, entry: dict[str, Any], spec: ModelSpec, *, device: s
     if entry["backend"] == "torch":
         model, _ = load_model(path)
         options = entry.get("options", {})
-        return TorchRunner(model, spec=spec, precision=entry["precision"], device=device,
+        return TorchRunner(model, spec=spec, precision=entry["precision"], device=device, threads=threads,
                            channels_last=bool(options.get("channels_last", False)))
     if entry["backend"] == "onnxruntime":
         kind = ort_ep or ("cuda" if device.type == "cuda" else "cpu")

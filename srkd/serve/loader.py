@@ -72,7 +72,7 @@ def open_model(ref: str | os.PathLike, *, backend: str = "auto", device: str = "
 
     model, spec = resolve_model(str(ref))
     prec = "fp32" if precision == "auto" else precision
-    return TorchRunner(model, spec=spec, device=resolve_device(device), precision=prec)
+    return TorchRunner(model, spec=spec, device=resolve_device(device), precision=prec, threads=threads)
 
 
 def onnx_metadata(path: Path) -> dict[str, Any]:

@@ -84,6 +84,19 @@ def test_runner_keeps_dynamic_batch_and_size(bundle):
             assert np.abs(y - z).max() < 1e-4
 
 
+def test_threads_reach_the_runtimes(bundle):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        with open_runner(bundle.path, backend="openvino", precision="int8", device="cpu", threads=1) as ovr:
+            assert ovr.toolchain()["threads"] == 1
+        with open_runner(bundle.path, backend="torch", precision="bf16", device="cpu", threads=1):
+            assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_changed_ir_weights_are_detected(bundle, tmp_path):
     import shutil
 
@@ -162,7 +175,9 @@ def test_cli_export_cpu_and_upscale_on_openvino(student, tmp_path, photo):
     for i in range(2):
         write_image(tmp_path / "in" / f"p{i}.png", photo[i * 40:i * 40 + 40, :48])
     up = run_srkd("upscale", tmp_path / "in", "--model", tmp_path / "b", "--backend", "openvino",
-                  "--precision", "fp32", "--out", tmp_path / "out")
+                  "--precision", "fp32", "--out", tmp_path / "out", "--threads", "1")
     assert up.returncode == 0, up.stderr
     assert "on openvino:fp32" in up.stdout
+    report = json.loads((tmp_path / "out" / "srkd-upscale-report.json").read_text())
+    assert report["runner"] == "openvino:fp32" and report["settings"]["threads"] == 1
     assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["p0_x4.png", "p1_x4.png"]

@@ -15,13 +15,15 @@ class TorchRunner(Runner):
     backend = "torch"
 
     def __init__(self, model: nn.Module, *, spec: ModelSpec, precision: str = "fp32",
-                 device: str | torch.device = "cpu", channels_last: bool = False) -> None:
+                 device: str | torch.device = "cpu", channels_last: bool = False, threads: int | None = None) -> None:
         super().__init__(spec=spec, precision=precision)
         if precision not in ("fp32", "bf16", "fp16"):
             raise ValueError(f"torch runner precision must be fp32, bf16 or fp16, got {precision}")
-        self.model, self.device, self.channels_last = model, torch.device(device), channels_last
+        self.model, self.device, self.channels_last, self.threads = model, torch.device(device), channels_last, threads
 
     def activate_impl(self) -> None:
+        if self.threads:  # torch's pool is per process: the last runner activated sets it
+            torch.set_num_threads(self.threads)
         self.model = self.model.to(self.device).eval()
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
