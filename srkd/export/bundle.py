@@ -12,7 +12,9 @@ device="auto"|"cpu"|"cuda", threads=None)`` returns an inactive Runner (use it a
 ``runner.spec`` holds scale, channels and the size requirement. ``backend="auto"`` takes, among the
 artifacts of ``precision`` (every precision when it is ``"auto"``) that passed parity and can run on
 the device, the one with the lowest recorded p50 latency (``srkd check``'s figures when present, else
-export's) at the largest size they were all timed at; without figures ONNX Runtime comes before torch.
+export's) at the largest size they were all timed at. Figures taken on another CPU model count only
+when none were taken on this one (with a warning); without figures the order is OpenVINO, ONNX
+Runtime, torch.
 ``load_bundle(dir)`` returns a ``Bundle`` (manifest, spec, ``runner(entry)`` for any listed artifact),
 after checking every artifact's SHA-256.
 
@@ -140,10 +142,15 @@ def _can_run(entry: dict[str, Any], device: torch.device) -> bool:
     return entry["backend"] == "torch"
 
 
-def _p50_by_size(entry: dict[str, Any], device: torch.device) -> dict[int, float]:
-    """Recorded p50 ms per size, when they were measured on this kind of device (GPU or CPU)."""
+def _p50_by_size(entry: dict[str, Any], device: torch.device, *, same_cpu: bool) -> dict[int, float]:
+    """Recorded p50 ms per size, when they were measured on this kind of device (GPU or CPU) and, with
+    ``same_cpu``, on a CPU of this model (the machine class the bundle now runs on)."""
+    from srkd.export.latency import cpu_model
+
     latency = (entry.get("check") or {}).get("latency") or entry.get("latency") or {}
     if bool(latency.get("gpu")) != (device.type == "cuda"):
+        return {}
+    if same_cpu and device.type == "cpu" and latency.get("cpu") not in (None, cpu_model()):
         return {}
     return {int(s["size"]): float(s["p50_ms"]) for s in latency.get("sizes", []) if s.get("p50_ms")}
 
@@ -167,7 +174,14 @@ def choose_artifact(artifacts: Sequence[dict[str, Any]], *, precision: str, devi
             and (a.get("parity") or {}).get("passed", True) and ((a.get("check") or {}).get("parity") or {}).get("passed", True)]
     if not fits:
         return None
-    timings = [_p50_by_size(a, device) for a in fits]
+    timings = [_p50_by_size(a, device, same_cpu=True) for a in fits]
+    if not any(timings):
+        timings = [_p50_by_size(a, device, same_cpu=False) for a in fits]
+        if any(timings):
+            from srkd.export.latency import cpu_model
+
+            log.warning("the bundle's latencies were measured on another CPU, not this %s; the auto choice may not be "
+                        "the fastest here (re-time with `srkd check BUNDLE`)", cpu_model())
     common = set.intersection(*(set(t) for t in timings))
     if common:
         size = max(common)

@@ -118,13 +118,14 @@ def test_check_rechecks_openvino_artifacts(bundle):
     assert len(rows) == 2 + BF16 and all(c.passed and c.latency.sizes[0].p50_ms > 0 for c in rows)
 
 
-def _with_p50(bundle, folder, p50):
+def _with_p50(bundle, folder, p50, *, cpu=None):
     import shutil
 
     shutil.copytree(bundle.path, folder)
     manifest = json.loads((folder / "manifest.json").read_text())
     for art in manifest["artifacts"]:
         art["latency"]["sizes"] = [{"size": 256, "p50_ms": p50.get(f"{art['backend']}:{art['precision']}", 50.0)}]
+        art["latency"]["cpu"] = cpu or art["latency"]["cpu"]
     write_manifest(folder, manifest)
     return folder
 
@@ -138,6 +139,24 @@ def test_auto_picks_the_fastest_measured_artifact(bundle, tmp_path):
     fast_ort = _with_p50(bundle, tmp_path / "b", {"openvino:int8": 9.0, "onnxruntime:int8": 4.0})
     with open_runner(fast_ort, precision="auto") as runner:
         assert isinstance(runner, OrtRunner) and runner.precision == "int8"
+
+
+def test_figures_from_another_cpu_count_only_with_a_warning(bundle, tmp_path, caplog):
+    import logging
+    import torch
+
+    elsewhere = _with_p50(bundle, tmp_path / "a", {"openvino:fp32": 2.0}, cpu="Some Other CPU 9000")
+    arts = load_bundle(elsewhere).artifacts
+    with caplog.at_level(logging.WARNING, logger="srkd.export.bundle"):
+        pick = choose_artifact(arts, precision="auto", device=torch.device("cpu"))
+    assert (pick["backend"], pick["precision"]) == ("openvino", "fp32")
+    assert "measured on another CPU" in caplog.text and "srkd check" in caplog.text
+    # once one artifact is timed here (srkd check), figures from elsewhere no longer decide
+    arts[0]["check"] = {"parity": {"passed": True}, "latency": {**arts[0]["latency"], "cpu": None}}
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="srkd.export.bundle"):
+        pick = choose_artifact(arts, precision="auto", device=torch.device("cpu"))
+    assert "measured on another CPU" not in caplog.text and pick is not None
 
 
 def test_without_openvino_auto_falls_back_and_names_the_extra(bundle, tmp_path, monkeypatch):
