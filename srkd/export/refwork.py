@@ -1,4 +1,4 @@
-"""The CI gate's fixed reference workload: one seeded conv stack, run on torch and on ONNX Runtime.
+"""The CI gate's fixed reference workload: one seeded conv stack, run on torch, ONNX Runtime and OpenVINO.
 
 An artifact's latency is divided by the reference's on the same backend, timed in the same run: a
 slower or busier machine slows both, and each backend's own response to load (thread pools, memory
@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-WORKLOAD = "4 x (Conv2d 32->32 3x3 + ReLU) on 1x32x128x128, seeded weights, fp32; torch and ONNX Runtime"
+WORKLOAD = ("4 x (Conv2d 32->32 3x3 + ReLU) on 1x32x128x128, seeded weights, fp32; torch, ONNX Runtime "
+            "and OpenVINO (f32 hint)")
 
 
 def _stack() -> tuple[torch.nn.Module, torch.Tensor]:
@@ -30,31 +31,49 @@ def _stack() -> tuple[torch.nn.Module, torch.Tensor]:
 
 class ReferenceWorkload:
     """``min_ms(backend)``: the fastest of ``runs`` calls of the stack on that backend ("onnxruntime",
-    else torch). ``threads``: ONNX Runtime intra-op threads (torch uses its global setting)."""
+    "openvino", else torch). ``threads``: ONNX Runtime / OpenVINO threads (torch uses its global setting)."""
 
     def __init__(self, *, threads: int = 1) -> None:
         self.net, self.x = _stack()
-        self.threads, self.session = threads, None
+        self.x_np = self.x.numpy()
+        self.threads, self.session, self.ov_request = threads, None, None
+        self._tmp: tempfile.TemporaryDirectory | None = None
+
+    def _onnx(self) -> Path:
+        """The stack as ONNX, exported once into a temp folder that lives as long as this object."""
+        if self._tmp is None:
+            from srkd.export.onnx import export_module
+
+            self._tmp = tempfile.TemporaryDirectory(prefix="srkd-ref-")
+            export_module(self.net, Path(self._tmp.name) / "reference.onnx", example=self.x, label="reference workload")
+        return Path(self._tmp.name) / "reference.onnx"
 
     def _ort(self):
         if self.session is None:
             import onnxruntime as ort
 
-            from srkd.export.onnx import export_module
-
-            with tempfile.TemporaryDirectory(prefix="srkd-ref-") as tmp:
-                path = Path(tmp) / "reference.onnx"
-                export_module(self.net, path, example=self.x, label="reference workload")
-                opts = ort.SessionOptions()
-                opts.intra_op_num_threads = self.threads
-                self.session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-            self.x_np = self.x.numpy()
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = self.threads
+            self.session = ort.InferenceSession(str(self._onnx()), sess_options=opts, providers=["CPUExecutionProvider"])
         return self.session
+
+    def _ov(self):
+        if self.ov_request is None:
+            from srkd.export.runners.openvino import require_openvino
+
+            core = require_openvino().Core()
+            config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1",
+                      "INFERENCE_NUM_THREADS": str(self.threads)}
+            self.ov_request = core.compile_model(core.read_model(str(self._onnx())), "CPU", config).create_infer_request()
+        return self.ov_request
 
     def min_ms(self, backend: str = "torch", *, runs: int = 5) -> float:
         if backend == "onnxruntime":
             session = self._ort()
             call = lambda: session.run(None, {"lr": self.x_np})  # noqa: E731
+        elif backend == "openvino":
+            request = self._ov()
+            call = lambda: request.infer({0: self.x_np})  # noqa: E731
         else:
             call = lambda: self.net(self.x)  # noqa: E731
         with torch.inference_mode():

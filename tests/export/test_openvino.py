@@ -200,3 +200,15 @@ def test_cli_export_cpu_and_upscale_on_openvino(student, tmp_path, photo):
     report = json.loads((tmp_path / "out" / "srkd-upscale-report.json").read_text())
     assert report["runner"] == "openvino:fp32" and report["settings"]["threads"] == 1
     assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["p0_x4.png", "p1_x4.png"]
+
+
+def test_gate_times_openvino_against_its_own_reference(bundle):
+    from srkd.export.gate import measure_gate
+
+    baseline = measure_gate(bundle.path, images=1, crop=64, sizes=(16,), runs=2)
+    assert set(baseline["reference"]["min_ms"]) == {"torch", "onnxruntime", "openvino"}
+    assert baseline["reference"]["min_ms"]["openvino"] > 0
+    ov_keys = [k for k in baseline["artifacts"] if k.startswith("openvino:")]
+    assert sorted(ov_keys) == sorted(["openvino:fp32:model.xml", "openvino:int8:model.int8.xml"]
+                                     + ["openvino:bf16:model.xml"] * BF16)
+    assert all(baseline["artifacts"][k]["passed"] for k in ov_keys)
