@@ -85,9 +85,11 @@ def run_demo(cfg: DemoConfig, *, progress: bool = True) -> DemoResult:
         scores[name] = {"psnr": res.psnr, "ssim": res.ssim}
     t["eval"] = time.perf_counter()
 
+    from srkd.export.runners.openvino import cpu_capabilities
+
     bundle = export_bundle(student, out / "bundle", data=val / "HR", overwrite=True, images=3, crop=128,
                            latency_sizes=(64, 128), latency_runs=10, threads=cfg.threads, int8=True, bf16=True,
-                           calib=str(train))
+                           openvino=bool(cpu_capabilities()), calib=str(train))
     latency = {f"{a['backend']}:{a['precision']}": {s["size"]: s["p50_ms"] for s in a["latency"]["sizes"]}
                for a in bundle.artifacts if a.get("latency")}
     t["export"] = time.perf_counter()

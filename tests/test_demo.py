@@ -20,6 +20,10 @@ def test_demo_chain_end_to_end(tmp_path):
     assert "where everything went" in out.stdout and "student" in out.stdout
     manifest = json.loads((demo / "bundle" / "manifest.json").read_text())
     assert all(a["parity"]["passed"] for a in manifest["artifacts"])
+    import importlib.util
+
+    if importlib.util.find_spec("openvino"):  # CI installs it: the demo then shows every CPU runtime
+        assert {"openvino:fp32", "openvino:int8"} <= {f"{a['backend']}:{a['precision']}" for a in manifest["artifacts"]}
     assert sorted(p.name for p in (demo / "images_x4").glob("*.png")) == ["camera.png", "chelsea.png", "coffee.png"]
     report = json.loads((demo / "images_x4" / "srkd-upscale-report.json").read_text())
     assert report["counts"]["ok"] == 3
