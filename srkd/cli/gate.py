@@ -35,7 +35,7 @@ def gate_rows(rows: list) -> list[str]:
 @click.option("--sizes", default=None, help="LR sizes to time (default: the baseline's, else 64).")
 @click.option("--runs", type=click.IntRange(1), default=None, help="Timed runs per size (default: the baseline's, else 10).")
 @click.option("--threads", type=click.IntRange(1), default=None,
-              help="CPU threads for torch, ONNX Runtime and the reference workload (default: the baseline's, else 1).")
+              help="CPU threads for torch, ONNX Runtime, OpenVINO and the reference workload (default: the baseline's, else 1).")
 @click.option("--benchmark-json", type=click.Path(dir_okay=False), default=None,
               help="Write github-action-benchmark customSmallerIsBetter JSON here.")
 def command(bundle: str, baseline: str, update: bool, max_slowdown: float, max_psnr_drop: float, data: str | None,

@@ -196,11 +196,11 @@ def build_into(src: Path, tmp: Path, out: Path, *, data: str | os.PathLike | Non
                 "output": {"name": OUTPUT_NAME, "dims": ["batch", spec.out_channels, "out_height", "out_width"]}}
     onnx_tc = {"opset": onnx_info["opset"], "exporter": onnx_info["exporter"], "simplified": onnx_info["simplified"]}
     ort = lambda file, prec: (lambda: OrtRunner(tmp / file, spec=spec, precision=prec, threads=opts.threads))  # noqa: E731
-    plan = [_Artifact(STUDENT_FILE, "torch", "fp32", lambda: TorchRunner(model, spec=spec), torch_io),
+    plan = [_Artifact(STUDENT_FILE, "torch", "fp32", lambda: TorchRunner(model, spec=spec, threads=opts.threads), torch_io),
             _Artifact(ONNX_FILE, "onnxruntime", "fp32", ort(ONNX_FILE, "fp32"), onnx_io, onnx_tc)]
     if opts.bf16:
         plan.append(_Artifact(STUDENT_FILE, "torch", "bf16", lambda: TorchRunner(  # its own copy: channels_last is in place
-                    load_model(tmp / STUDENT_FILE)[0], spec=spec, precision="bf16",
+                    load_model(tmp / STUDENT_FILE)[0], spec=spec, precision="bf16", threads=opts.threads,
                     channels_last=True), torch_io, extra={"options": {"channels_last": True, "autocast": "bfloat16"}}))
     if opts.fp16 or "fp16" in opts.trt:
         conv = convert_fp16(tmp / ONNX_FILE, tmp / FP16_FILE)

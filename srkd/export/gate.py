@@ -45,7 +45,7 @@ def measure_gate(
 ) -> dict[str, Any]:
     """Parity and latency of every artifact, with latency also as a ratio to the reference workload.
 
-    ``threads`` applies to torch and ONNX Runtime alike (and so to the reference workload): with the
+    ``threads`` applies to torch, ONNX Runtime and OpenVINO alike (and so to the reference workload): with the
     same thread count on both sides of the ratio, contention on a shared runner affects both alike.
     """
     bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)

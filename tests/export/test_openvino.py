@@ -212,3 +212,15 @@ def test_gate_times_openvino_against_its_own_reference(bundle):
     assert sorted(ov_keys) == sorted(["openvino:fp32:model.xml", "openvino:int8:model.int8.xml"]
                                      + ["openvino:bf16:model.xml"] * BF16)
     assert all(baseline["artifacts"][k]["passed"] for k in ov_keys)
+
+
+def test_export_times_every_runtime_with_the_same_threads(student, tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        made = export_bundle(student, tmp_path / "b", openvino=True, bf16=True, threads=1, **FAST)
+    finally:
+        torch.set_num_threads(before)
+    threads = {f"{a['backend']}:{a['precision']}": a["latency"]["threads"] for a in made.artifacts}
+    assert set(threads.values()) == {1}, threads
