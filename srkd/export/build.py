@@ -181,6 +181,10 @@ def build_into(src: Path, tmp: Path, out: Path, *, data: str | os.PathLike | Non
         from srkd.export.tensorrt import require_tensorrt
 
         require_tensorrt()  # say what is missing before any work
+    if opts.openvino:
+        from srkd.export.runners.openvino import require_openvino
+
+        require_openvino()
     photos = parity_images(data, limit=opts.images, crop=opts.crop)  # first: a bad --data fails before any work
     ref_model, ref_spec = load_model(src)
     if src.suffix == ".safetensors" and _has_metadata(src):

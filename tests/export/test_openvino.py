@@ -174,6 +174,13 @@ def test_without_openvino_auto_falls_back_and_names_the_extra(bundle, tmp_path, 
         assert isinstance(runner, TorchRunner)
 
 
+def test_export_without_openvino_says_so_first_and_leaves_nothing(student, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    with pytest.raises(BackendUnavailableError, match=r"OpenVINO is not installed \(pip install 'srkd\[openvino\]'\)"):
+        export_bundle(student, tmp_path / "b", openvino=True, **FAST)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_missing_bf16_is_recorded_not_silent(student, tmp_path, monkeypatch):
     monkeypatch.setattr(ov_mod, "bf16_supported", lambda: False)  # a CPU without bf16 units
     made = export_bundle(student, tmp_path / "b", openvino=True, **FAST)
