@@ -5,7 +5,7 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 
 @contextlib.contextmanager
@@ -45,3 +45,15 @@ def atomic_save(target: str | os.PathLike, writer: Callable[[Path], None], *, su
     """Call ``writer(tmp_path)`` and move the result onto ``target`` atomically."""
     with atomic_path(target, suffix=suffix) as tmp:
         writer(tmp)
+
+
+def remove_stale_temps(folder: str | os.PathLike, names: Iterable[str]) -> list[Path]:
+    """Delete the temp files ``atomic_path`` left beside ``folder/<name>`` when a process was killed
+    mid-write (``.<name>.<random>...tmp``); the targets themselves are never touched. Returns what went."""
+    gone = []
+    for name in names:
+        for path in Path(folder).glob(f".{name}.*.tmp"):
+            if path.is_file():
+                path.unlink()
+                gone.append(path)
+    return gone

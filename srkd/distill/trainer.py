@@ -29,13 +29,15 @@ from srkd.distill.runlog import RunLog
 from srkd.distill.teacher import FrozenTeacher
 from srkd.errors import TrainingError
 from srkd.evaluate import evaluate
-from srkd.fsutil import atomic_write_text
+from srkd.fsutil import atomic_write_text, remove_stale_temps
 from srkd.models import build_model, parse_arch_string
 from srkd.models.checkpoint import save_model
 from srkd.models.resolve import resolve_model
 
 log = logging.getLogger(__name__)
 RESUME_FILE = resume_ckpt.RESUME_FILE
+RUN_FILES = (RESUME_FILE, "student_best.safetensors", "student_last.safetensors", "log.jsonl", "config.yaml",
+             "curves.png", "summary.json")
 
 
 @dataclasses.dataclass
@@ -85,6 +87,10 @@ class Trainer:
         if resume:
             data_state = resume_ckpt.load(self)
             if self.dist.main:
+                stale = remove_stale_temps(self.out, RUN_FILES)  # a kill mid-checkpoint leaves its temp file
+                if stale:
+                    log.warning("%s: removed %d unfinished temp file(s) of the killed run: %s", self.out, len(stale),
+                                ", ".join(p.name for p in stale))
                 self.runlog.truncate_after(self.step)
             log.info("resumed %s at step %d", self.out, self.step)
         elif self.dist.main:

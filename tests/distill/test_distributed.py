@@ -112,9 +112,11 @@ def test_sigkill_and_resume_gives_the_same_loss_sequence(photos, tmp_path):
     proc.wait()
     saved = torch.load(run / "resume.pt", weights_only=True)["step"]
     assert 10 <= saved < 60 and saved % 5 == 0  # the last checkpoint before the kill
-    assert not [p for p in run.iterdir() if p.name.startswith(".")]  # no half-written files
+    # a kill can land mid-checkpoint: its temp file may stay, but every named file is whole (loaded above)
+    assert {p.name for p in run.iterdir() if not p.name.startswith(".")} >= {"resume.pt", "log.jsonl", "config.yaml"}
     resumed = subprocess.run([*srkd, "--resume", str(run), "--quiet"], capture_output=True, text=True, env=_env())
     assert resumed.returncode == 0, resumed.stderr
+    assert not [p for p in run.iterdir() if p.name.startswith(".")]  # the resume cleared any leftover temp file
     assert _losses(run) == _losses(tmp_path / "full")  # bit-identical on CPU in one process
 
 

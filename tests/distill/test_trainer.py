@@ -64,8 +64,12 @@ def test_resume_continues_the_same_run_exactly(photos, tmp_path):
     kd = dict(method="kd", teacher=str(photos / "teacher.safetensors"))
     Trainer(_cfg(photos, tmp_path / "full", **kd), progress=False).run()
     Trainer(_cfg(photos, tmp_path / "part", ckpt_every=2, **kd), progress=False).run(until=5)  # killed after step 5; resumes from 4
+    half = tmp_path / "part" / ".resume.pt.k1ll3d.pt.tmp"  # what a kill in the middle of a checkpoint leaves
+    half.write_bytes(b"half a checkpoint")
+    (tmp_path / "part" / ".mine").write_text("not srkd's")
     cfg = load_config(tmp_path / "part" / "config.yaml", overrides={})
     Trainer(cfg, resume=True, progress=False).run()
+    assert not half.exists() and (tmp_path / "part" / ".mine").read_text() == "not srkd's"
     full = torch.load(tmp_path / "full" / "resume.pt", weights_only=True)
     part = torch.load(tmp_path / "part" / "resume.pt", weights_only=True)
     assert full["step"] == part["step"] == 6
