@@ -28,7 +28,7 @@ def save(trainer: "Trainer") -> None:
     rngs = distributed.all_gather(trainer.dist, rank_rng(trainer))
     if trainer.dist.main:
         state = {
-            "step": trainer.step, "world_size": trainer.dist.world,
+            "step": trainer.step, "world_size": trainer.dist.world, "precision": trainer.prec.name,
             "student": trainer.student.state_dict(), "ema": trainer.ema.state_dict(),
             "method": trainer.method.helper_state(), "optimizer": trainer.opt.state_dict(),
             "best_psnr": trainer.best_psnr if trainer.best_psnr is not None else float("nan"),
@@ -36,6 +36,18 @@ def save(trainer: "Trainer") -> None:
         }
         atomic_save(trainer.out / RESUME_FILE, lambda tmp: torch.save(state, tmp))
     distributed.barrier(trainer.dist)
+
+
+def saved_precision(out: str | Path) -> str | None:
+    """The precision the run in ``out`` trained in (None when its resume checkpoint is missing or older)."""
+    path = Path(out) / RESUME_FILE
+    if not path.is_file():
+        return None
+    try:
+        value = torch.load(path, map_location="cpu", weights_only=True).get("precision")
+    except Exception:  # noqa: BLE001 - load() below reports a damaged file with its reason
+        return None
+    return value if isinstance(value, str) else None
 
 
 def load(trainer: "Trainer") -> str:

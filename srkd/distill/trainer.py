@@ -24,7 +24,7 @@ from srkd.distill.config import DistillConfig, save_config
 from srkd.distill.ema import EMA
 from srkd.distill.loader import Prefetcher
 from srkd.distill.methods import METHODS
-from srkd.distill.precision import resolve_precision
+from srkd.distill.precision import Precision, measure_cpu_speedup, resolve_precision
 from srkd.distill.runlog import RunLog
 from srkd.distill.teacher import FrozenTeacher
 from srkd.errors import TrainingError
@@ -63,10 +63,10 @@ class Trainer:
         self.progress = progress and self.dist.main
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.prec = resolve_precision(cfg.precision, self.device)
         torch.manual_seed(cfg.seed)  # identical student init on every rank
         arch, hp = parse_arch_string(cfg.student, scale=cfg.scale)
         self.student = build_model(arch, hp).to(self.device)
+        self.prec = self._resolve_precision(resume)
         teacher = None
         if METHODS.get(cfg.method).needs_teacher:
             tmodel, _ = resolve_model(cfg.teacher, scale=cfg.scale)
@@ -102,6 +102,22 @@ class Trainer:
         self.loader = Prefetcher(self.data, batch=cfg.batch, seed=(cfg.seed, self.dist.rank), state=data_state)
         log.info("precision %s (%s), device %s, %d training images, world size %d", self.prec.name,
                  self.prec.reason, self.device, len(self.data), self.dist.world)
+
+    def _resolve_precision(self, resume: bool) -> Precision:
+        """``--precision auto`` on a CPU with bf16 units times the student's step both ways (every rank
+        follows rank 0's figure); a resumed run keeps the precision it started with."""
+        cfg = self.cfg
+        if cfg.precision == "auto" and resume:
+            saved = resume_ckpt.saved_precision(self.out)
+            if saved is not None:
+                chosen = resolve_precision(saved, self.device)
+                return dataclasses.replace(chosen, reason="auto, as chosen when the run started (kept on resume)")
+        measure = None
+        if cfg.precision == "auto" and self.device.type == "cpu":
+            def measure() -> float:
+                mine = measure_cpu_speedup(self.student, batch=cfg.batch, patch=cfg.patch)
+                return float(distributed.all_gather(self.dist, mine)[0])
+        return resolve_precision(cfg.precision, self.device, measure=measure)
 
     def _wrap(self) -> torch.nn.Module:
         if not self.dist.enabled:
