@@ -56,9 +56,8 @@ def runtime_conv_peaks(tmp: Path, *, threads: int, channels: int = 128, side: in
     from srkd.export.onnx import export_module
     from srkd.export.openvino import convert_to_ir
     from srkd.export.quantize import Int8Settings, quantize_int8
-    from srkd.export.runners.openvino import require_openvino
+    from srkd.export.runners.openvino import compile_ir
 
-    ov = require_openvino()
     gen = torch.Generator().manual_seed(0)
     net = torch.nn.Sequential(*[m for _ in range(layers)
                                 for m in (torch.nn.Conv2d(channels, channels, 3, padding=1), torch.nn.ReLU())])
@@ -72,12 +71,10 @@ def runtime_conv_peaks(tmp: Path, *, threads: int, channels: int = 128, side: in
     quantize_int8(tmp / "stack.onnx", tmp / "stack.int8.onnx", patches=torch.rand(4, channels, 32, 32, generator=gen).numpy(),
                   settings=settings)
     flops = layers * 2 * channels * channels * 9 * side * side
-    core, out = ov.Core(), {}
-    for key, source, hint in (("openvino_bf16", "stack.onnx", "bf16"), ("openvino_int8", "stack.int8.onnx", "f32")):
+    out = {}
+    for key, source, precision in (("openvino_bf16", "stack.onnx", "bf16"), ("openvino_int8", "stack.int8.onnx", "int8")):
         convert_to_ir(tmp / source, tmp / f"{key}.xml")
-        config = {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1",
-                  "INFERENCE_NUM_THREADS": str(threads)}
-        request = core.compile_model(core.read_model(str(tmp / f"{key}.xml")), "CPU", config).create_infer_request()
+        request = compile_ir(tmp / f"{key}.xml", precision=precision, threads=threads).create_infer_request()
         arr = x.numpy()
         for _ in range(3):
             request.infer({0: arr})

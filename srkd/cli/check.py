@@ -49,14 +49,12 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
     TensorRT engines are skipped where there is no GPU. Exits 1 if any artifact fails."""
     from pathlib import Path
 
-
     from srkd.cli.bench import host_line, latency_rows
     from srkd.errors import ParityError
+    from srkd.export.bundle import unrunnable_backends
     from srkd.export.check import check_bundle, record_checks
     from srkd.export.manifest import json_safe
     from srkd.fsutil import atomic_write_text
-
-    from srkd.export.bundle import unrunnable_backends
 
     skip = tuple(unrunnable_backends())
     heat_dir = Path(heatmaps) if heatmaps else Path(bundle) / "check"

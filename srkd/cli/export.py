@@ -77,7 +77,8 @@ def _precisions(ctx: click.Context, param: click.Parameter, value: str | None) -
               help="Intra-op threads of every runtime (torch, ONNX Runtime, OpenVINO) [default: their own].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing bundle at --out.")
 def command(student: str, out: str, data: str | None, images: int, crop: int, opset: int, dynamo: bool, simplify: bool,
-            bf16: bool, openvino: bool, cpu_all: bool, fp16: bool, int8: bool, calib: str | None, int8_calibration: str | None, int8_images: int | None,
+            bf16: bool, openvino: bool, cpu_all: bool, fp16: bool, int8: bool, calib: str | None,
+            int8_calibration: str | None, int8_images: int | None,
             int8_keep_fp32: str | None, int8_symmetric: bool, int8_remedies: bool, trt: tuple[str, ...],
             trt_profile: tuple[int, int, int] | None, trt_batch: tuple[int, int, int], trt_opt_level: int,
             trt_timing_cache: str | None, sizes: tuple[int, ...], runs: int, threads: int | None, overwrite: bool) -> None:
@@ -87,14 +88,16 @@ def command(student: str, out: str, data: str | None, images: int, crop: int, op
     if one fails, nothing is written and the exit code is 1."""
     import dataclasses
 
+    import torch
+
     from srkd.cli.bench import host_line, latency_rows
     from srkd.cli.check import parity_rows
-    from srkd.export.bundle import export_bundle
+    from srkd.export.bundle import choose_artifact, export_bundle
     from srkd.export.int8 import DEFAULT_INT8
+    from srkd.export.runners.openvino import cpu_capabilities
+    from srkd.serve.loader import resolve_device
 
     if cpu_all:
-        from srkd.export.runners.openvino import cpu_capabilities
-
         bf16 = int8 = True
         openvino = openvino or bool(cpu_capabilities())
     overrides = {"calibration": int8_calibration, "images": int8_images, "keep_fp32": int8_keep_fp32}
@@ -102,9 +105,9 @@ def command(student: str, out: str, data: str | None, images: int, crop: int, op
                                    **{k: v for k, v in overrides.items() if v is not None})
     bundle = export_bundle(student, out, data=data, opset=opset, dynamo=dynamo, overwrite=overwrite, images=images,
                            crop=crop or None, latency_sizes=sizes or (64,), latency_runs=runs, threads=threads,
-                           simplify=simplify, bf16=bf16, openvino=openvino, fp16=fp16, int8=int8, calib=calib, int8_settings=settings,
-                           int8_remedies=int8_remedies, trt=trt, trt_sides=trt_profile, trt_batch=trt_batch,
-                           trt_opt_level=trt_opt_level, trt_timing_cache=trt_timing_cache)
+                           simplify=simplify, bf16=bf16, openvino=openvino, fp16=fp16, int8=int8, calib=calib,
+                           int8_settings=settings, int8_remedies=int8_remedies, trt=trt, trt_sides=trt_profile,
+                           trt_batch=trt_batch, trt_opt_level=trt_opt_level, trt_timing_cache=trt_timing_cache)
     m = bundle.manifest
     spec = bundle.spec
     hp = ", ".join(f"{k}={v}" for k, v in spec.hparams.items() if k in ("n_feats", "n_blocks", "n_resgroups"))
@@ -141,11 +144,6 @@ def command(student: str, out: str, data: str | None, images: int, crop: int, op
         click.echo(f"  not built: {skip['artifact']}: {skip['why']}")
     files = [f for a in m["artifacts"] for f in [a["file"], *(c["file"] for c in a.get("companions", []))]]
     click.echo(f"  wrote {', '.join(dict.fromkeys(files))}, manifest.json")
-    import torch
-
-    from srkd.export.bundle import choose_artifact
-    from srkd.serve.loader import resolve_device
-
     pick = choose_artifact(m["artifacts"], precision="auto", device=torch.device(resolve_device("auto")))
     if pick is not None:
         click.echo(f"  --backend auto --precision auto here: {pick['backend']}:{pick['precision']} ({pick['file']})")

@@ -47,7 +47,7 @@ def command(bundle: str, baseline: str, update: bool, max_slowdown: float, max_p
     parity. --update writes the baseline. The comparison reuses the baseline's images and sizes."""
     from pathlib import Path
 
-
+    from srkd.export.bundle import unrunnable_backends
     from srkd.export.gate import GateError, baseline_path_ok, benchmark_entries, compare, measure_gate
     from srkd.export.manifest import json_safe
     from srkd.fsutil import atomic_write_text
@@ -55,8 +55,6 @@ def command(bundle: str, baseline: str, update: bool, max_slowdown: float, max_p
     base = None if update else json.loads(baseline_path_ok(baseline).read_text(encoding="utf-8"))
     prior = (base or {}).get("settings", {})
     size_list = parse_sizes(None, None, sizes) if sizes is not None else tuple(prior.get("sizes", (64,)))
-    from srkd.export.bundle import unrunnable_backends
-
     skip = tuple(unrunnable_backends())
     current = measure_gate(bundle, data=data or prior.get("data"), images=images or prior.get("images", 3),
                            crop=prior.get("crop", 256), sizes=size_list, runs=runs or prior.get("runs", 10),

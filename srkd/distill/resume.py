@@ -38,27 +38,20 @@ def save(trainer: "Trainer") -> None:
     distributed.barrier(trainer.dist)
 
 
-def saved_precision(out: str | Path) -> str | None:
-    """The precision the run in ``out`` trained in (None when its resume checkpoint is missing or older)."""
+def read(out: str | Path) -> dict:
+    """The resume checkpoint of the run folder ``out``; TrainingError when missing or unreadable."""
     path = Path(out) / RESUME_FILE
-    if not path.is_file():
-        return None
-    try:
-        value = torch.load(path, map_location="cpu", weights_only=True).get("precision")
-    except Exception:  # noqa: BLE001 - load() below reports a damaged file with its reason
-        return None
-    return value if isinstance(value, str) else None
-
-
-def load(trainer: "Trainer") -> str:
-    """Restore ``trainer`` from its run folder; returns this rank's data position."""
-    path = Path(trainer.out) / RESUME_FILE
     if not path.is_file():
         raise TrainingError(f"{path}: no resume checkpoint in this run folder")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a foreign or damaged file
         raise TrainingError(f"{path}: not a readable resume checkpoint ({str(exc).splitlines()[0][:160]})") from None
+
+
+def load(trainer: "Trainer", state: dict) -> str:
+    """Restore ``trainer`` from ``state`` (``read``'s); returns this rank's data position."""
+    path = Path(trainer.out) / RESUME_FILE
     if int(state.get("world_size", 1)) != trainer.dist.world:
         raise TrainingError(f"{path}: saved by {state.get('world_size', 1)} processes, resumed with "
                             f"{trainer.dist.world}; resume with the same --nproc-per-node x nodes")

@@ -66,7 +66,8 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # identical student init on every rank
         arch, hp = parse_arch_string(cfg.student, scale=cfg.scale)
         self.student = build_model(arch, hp).to(self.device)
-        self.prec = self._resolve_precision(resume)
+        saved = resume_ckpt.read(self.out) if resume else None
+        self.prec = self._resolve_precision(saved)
         teacher = None
         if METHODS.get(cfg.method).needs_teacher:
             tmodel, _ = resolve_model(cfg.teacher, scale=cfg.scale)
@@ -85,7 +86,7 @@ class Trainer:
         self.runlog = RunLog(self.out / "log.jsonl")
         data_state = None
         if resume:
-            data_state = resume_ckpt.load(self)
+            data_state = resume_ckpt.load(self, saved)
             if self.dist.main:
                 stale = remove_stale_temps(self.out, RUN_FILES)  # a kill mid-checkpoint leaves its temp file
                 if stale:
@@ -103,15 +104,13 @@ class Trainer:
         log.info("precision %s (%s), device %s, %d training images, world size %d", self.prec.name,
                  self.prec.reason, self.device, len(self.data), self.dist.world)
 
-    def _resolve_precision(self, resume: bool) -> Precision:
+    def _resolve_precision(self, saved: dict | None) -> Precision:
         """``--precision auto`` on a CPU with bf16 units times the student's step both ways (every rank
-        follows rank 0's figure); a resumed run keeps the precision it started with."""
+        follows rank 0's figure); a resumed run (``saved``: its resume checkpoint) keeps its precision."""
         cfg = self.cfg
-        if cfg.precision == "auto" and resume:
-            saved = resume_ckpt.saved_precision(self.out)
-            if saved is not None:
-                chosen = resolve_precision(saved, self.device)
-                return dataclasses.replace(chosen, reason="auto, as chosen when the run started (kept on resume)")
+        if cfg.precision == "auto" and isinstance((saved or {}).get("precision"), str):
+            chosen = resolve_precision(saved["precision"], self.device)
+            return dataclasses.replace(chosen, reason="auto, as chosen when the run started (kept on resume)")
         measure = None
         if cfg.precision == "auto" and self.device.type == "cpu":
             def measure() -> float:

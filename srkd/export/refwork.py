@@ -59,12 +59,9 @@ class ReferenceWorkload:
 
     def _ov(self):
         if self.ov_request is None:
-            from srkd.export.runners.openvino import require_openvino
+            from srkd.export.runners.openvino import compile_ir
 
-            core = require_openvino().Core()
-            config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1",
-                      "INFERENCE_NUM_THREADS": str(self.threads)}
-            self.ov_request = core.compile_model(core.read_model(str(self._onnx())), "CPU", config).create_infer_request()
+            self.ov_request = compile_ir(self._onnx(), precision="fp32", threads=self.threads).create_infer_request()
         return self.ov_request
 
     def min_ms(self, backend: str = "torch", *, runs: int = 5) -> float:

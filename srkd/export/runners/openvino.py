@@ -46,6 +46,18 @@ def bf16_supported() -> bool:
     return "BF16" in cpu_capabilities()
 
 
+def compile_ir(path: str | os.PathLike, *, precision: str, threads: int | None = None) -> Any:
+    """An OpenVINO CPU compiled model of the IR (or ONNX) at ``path``: explicit inference precision
+    (``precision`` fp32 | bf16 | int8, int8 leaving its unquantized layers in f32), latency mode, one
+    stream, ``threads`` intra-op threads (None: OpenVINO's own)."""
+    ov = require_openvino()
+    config = {"INFERENCE_PRECISION_HINT": _HINT[precision], "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1"}
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = str(threads)
+    core = ov.Core()
+    return core.compile_model(core.read_model(str(path)), "CPU", config)
+
+
 class OpenVinoRunner(Runner):
     backend = "openvino"
 
@@ -57,20 +69,12 @@ class OpenVinoRunner(Runner):
         self.path, self.threads = Path(path), threads
         self.compiled = self.request = None
 
-    def config(self) -> dict[str, str]:
-        """The compile properties: precision, latency mode with one stream, thread count."""
-        cfg = {"INFERENCE_PRECISION_HINT": _HINT[self.precision], "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1"}
-        if self.threads:
-            cfg["INFERENCE_NUM_THREADS"] = str(self.threads)
-        return cfg
-
     def activate_impl(self) -> None:
-        ov = require_openvino()
+        require_openvino()
         if self.precision == "bf16" and not bf16_supported():
             raise BackendUnavailableError(f"{self.path}: this CPU has no bf16 support in OpenVINO "
                                           f"(capabilities: {', '.join(cpu_capabilities())}); use the fp32 or int8 artifact")
-        core = ov.Core()
-        self.compiled = core.compile_model(core.read_model(str(self.path)), "CPU", self.config())
+        self.compiled = compile_ir(self.path, precision=self.precision, threads=self.threads)
         self.request = self.compiled.create_infer_request()
 
     def deactivate_impl(self) -> None:
