@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from srkd.distill.config import load_config
+from srkd.distill.config import load_config, parse_value
 from srkd.distill.trainer import Trainer
 from srkd.errors import ConfigError
 
@@ -45,7 +45,7 @@ def command(config_file, resume, method_args, quiet, **flags) -> None:
         key, eq, value = item.partition("=")
         if not eq:
             raise click.BadParameter(f"{item!r} is not K=V", param_hint="--method-arg")
-        args[key] = _number(value)
+        args[key] = parse_value(value)
     flags["data"] = list(flags["data"]) or None
     if args:
         flags["method_args"] = args
@@ -73,11 +73,3 @@ def command(config_file, resume, method_args, quiet, **flags) -> None:
         click.echo(f"validation PSNR (EMA): last {result.last_psnr:.3f} dB, best {result.best_psnr:.3f} dB")
     click.echo(f"student: {result.out / 'student_best.safetensors'}")
 
-
-def _number(text: str):
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(text.lower(), text)

@@ -27,7 +27,7 @@ def zoom_in_tiles(hr: torch.Tensor, *, scale: int, cells: list[int]) -> torch.Te
             raise ValueError(f"cell {cell} is outside the {scale}x{scale} grid")
         r, q = divmod(cell, scale)
         tiles.append(hr[:, :, r * th : (r + 1) * th, q * tw : (q + 1) * tw])
-    return torch.cat(tiles, dim=0)
+    return torch.cat(tiles, dim=0) if tiles else hr.new_empty(0, c, th, tw)
 
 
 def draw_flags(n: int, *, p: float, generator: torch.Generator | None = None) -> torch.Tensor:

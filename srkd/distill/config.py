@@ -60,6 +60,16 @@ class DistillConfig:
         return dataclasses.asdict(self)
 
 
+def parse_value(text: str) -> Any:
+    """A ``K=V`` value from the command line: int, float, true/false, else the text itself."""
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
 FIELDS = {f.name for f in dataclasses.fields(DistillConfig)}
 
 

@@ -27,3 +27,12 @@ def pad_to_req(x: torch.Tensor, req: SizeReq) -> torch.Tensor:
     th += (-th) % req.multiple_of
     tw += (-tw) % req.multiple_of
     return pad_bottom_right(x, th - h, tw - w)
+
+
+def forward_padded(fn, x: torch.Tensor, *, req: SizeReq, scale: int) -> torch.Tensor:
+    """``fn(x)`` for an input below ``req``: pad bottom/right as inference does, run, crop to ``scale`` x."""
+    h, w = x.shape[2:]
+    padded = pad_to_req(x, req)
+    if padded.shape[2:] == x.shape[2:]:
+        return fn(x)
+    return fn(padded)[:, :, : h * scale, : w * scale]

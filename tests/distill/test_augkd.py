@@ -108,12 +108,32 @@ def test_bad_options():
         _method(zoomin=1)
 
 
-def test_zoom_out_smaller_than_the_teacher_accepts_is_a_clear_error():
+def test_zoom_out_below_the_teachers_minimum_is_padded_run_and_cropped():
     torch.manual_seed(0)
     student = build_model("edsr", {"scale": 4, "n_feats": 4, "n_blocks": 1})
-    teacher = FrozenTeacher(build_model("rfdn", {"scale": 4, "n_feats": 8, "n_blocks": 1}))  # needs >= 15 px
-    m = METHODS.get("augkd")(student=student, teacher=teacher, args={})
-    with pytest.raises(ConfigError, match=r"zoom-out samples are 8 px .* at least 15 px; use --patch 60"):
-        m({"lr": torch.rand(2, 3, 32, 32), "hr": torch.rand(2, 3, 128, 128)})
-    m = METHODS.get("augkd")(student=student, teacher=teacher, args={"zoom_out": False})
-    assert torch.isfinite(m({"lr": torch.rand(2, 3, 32, 32), "hr": torch.rand(2, 3, 128, 128)})["loss"])
+    tnet = build_model("rfdn", {"scale": 4, "n_feats": 8, "n_blocks": 1})  # needs >= 15 px
+    teacher = FrozenTeacher(tnet)
+    m = METHODS.get("augkd")(student=student, teacher=teacher, args={"n_zoom_in": 0})
+    batch = {"lr": torch.rand(2, 3, 32, 32), "hr": torch.rand(2, 3, 128, 128)}
+    parts = m(batch)  # zoom-out samples are 8 px: padded to 15 (reflect 7 rows/cols), run, cropped to 32
+    zo = zoom_out(batch["lr"], scale=4)
+    padded = torch.cat([zo, zo.flip(-2)[:, :, 1:8]], dim=2)
+    padded = torch.cat([padded, padded.flip(-1)[:, :, :, 1:8]], dim=3)
+    with torch.no_grad():
+        label = tnet(padded)[:, :, :32, :32]
+        torch.testing.assert_close(parts["zoom_out_kd"], (student(zo) - label).abs().mean())
+    assert parts["zoom_out_kd"] != (student(zo) - tnet(torch.nn.functional.pad(zo, (0, 7, 0, 7)))[:, :, :32, :32]).abs().mean()
+
+
+def test_zoom_out_pad_to_forces_padding_on_a_teacher_without_a_minimum():
+    torch.manual_seed(0)
+    student = build_model("edsr", {"scale": 2, "n_feats": 4, "n_blocks": 1})
+    teacher = FrozenTeacher(build_model("edsr", {"scale": 2, "n_feats": 4, "n_blocks": 1}))
+    batch = {"lr": torch.rand(2, 3, 16, 16), "hr": torch.rand(2, 3, 32, 32)}
+    plain = METHODS.get("augkd")(student=student, teacher=teacher, args={"n_zoom_in": 0})
+    padded = METHODS.get("augkd")(student=student, teacher=teacher, args={"n_zoom_in": 0, "zoom_out_pad_to": 16})
+    a, b = plain(batch), padded(batch)
+    torch.testing.assert_close(a["zoom_out_pix"], b["zoom_out_pix"])  # the student is never padded here
+    assert not torch.allclose(a["zoom_out_kd"], b["zoom_out_kd"])  # the teacher's labels changed near the border
+    with pytest.raises(ConfigError, match="zoom_out_pad_to"):
+        METHODS.get("augkd")(student=student, teacher=teacher, args={"zoom_out_pad_to": -1})

@@ -16,6 +16,8 @@ import torch.nn.functional as F
 from srkd.distill.augment import apply_forward, apply_inverse, draw_flags, zoom_in_tiles, zoom_out
 from srkd.distill.methods.base import Method, parse_method_args
 from srkd.errors import ConfigError
+from srkd.models.padding import forward_padded
+from srkd.models.spec import SizeReq
 
 # Published lambda_pix per student architecture (AugKD, Table 8); others default to 1.0.
 LAMBDA_PIX = {"edsr": 5.0, "swinir": 5.0, "rcan": 1.0}
@@ -28,6 +30,10 @@ class AugKDConfig:
     n_zoom_in: int = 1
     p: float = 0.3  # probability of each invertible augmentation
     zoom_out: bool | None = None  # None: on for EDSR students, off otherwise
+    # Zoom-out samples (LR patch / scale px) below a network's minimum input are padded as inference
+    # pads them (bottom/right, reflect, replicate beyond), run, and cropped. zoom_out_pad_to raises the
+    # teacher's minimum (0: its own), to measure what the padding costs on a teacher that needs none.
+    zoom_out_pad_to: int = 0
 
 
 class AugKD(Method):
@@ -46,6 +52,8 @@ class AugKD(Method):
             raise ConfigError(f"augkd: n_zoom_in must be in [0, {self.scale ** 2}] at x{self.scale}, got {cfg.n_zoom_in}")
         if not 0.0 <= cfg.p <= 1.0:
             raise ConfigError(f"augkd: p must be a probability, got {cfg.p}")
+        if cfg.zoom_out_pad_to < 0:
+            raise ConfigError(f"augkd: zoom_out_pad_to must be >= 0, got {cfg.zoom_out_pad_to}")
         self.cfg = cfg
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -65,28 +73,18 @@ class AugKD(Method):
         parts = {"pix": pix, "kd": kd, "zoom_in": zi}
         if cfg.zoom_out:
             x_zo = zoom_out(lq.float(), scale=s).to(lq.dtype)
-            self._check_zoom_out_size(x_zo)
-            s_zo, t_zo = self.student(x_zo).float(), self.teacher(x_zo).float()
+            s_zo = forward_padded(self.student, x_zo, req=_size_req(self.student), scale=s).float()
+            t_req = _size_req(getattr(self.teacher, "model", self.teacher))
+            t_req = dataclasses.replace(t_req, minimum=max(t_req.minimum, cfg.zoom_out_pad_to))
+            t_zo = forward_padded(self.teacher, x_zo, req=t_req, scale=s).float()
             zo_pix, zo_kd = F.l1_loss(s_zo, lq.float()), F.l1_loss(s_zo, t_zo)
             loss = loss + cfg.lambda_pix * zo_pix + cfg.lambda_kd * zo_kd
             parts.update(zoom_out_pix=zo_pix, zoom_out_kd=zo_kd)
         return {"loss": loss, **parts}
 
-    def _check_zoom_out_size(self, x_zo: torch.Tensor) -> None:
-        """Zoom-out samples are patch/scale px: refuse clearly when a network needs larger inputs."""
-        side = min(x_zo.shape[-2:])
-        for role, net in (("teacher", getattr(self.teacher, "model", self.teacher)), ("student", self.student)):
-            need = _minimum_side(net)
-            if side < need:
-                raise ConfigError(
-                    f"augkd: zoom-out samples are {side} px (LR patch / {self.scale}), but the {role} "
-                    f"({getattr(net, 'arch', type(net).__name__)}) needs inputs of at least {need} px; use "
-                    f"--patch {need * self.scale} or more, or --method-arg zoom_out=false")
 
-
-def _minimum_side(model: torch.nn.Module) -> int:
-    req = getattr(model, "size_req", None)
-    return int(req.minimum) if req is not None else 1
+def _size_req(model: torch.nn.Module) -> SizeReq:
+    return getattr(model, "size_req", None) or SizeReq()
 
 
 def _format(x: torch.Tensor) -> torch.memory_format:

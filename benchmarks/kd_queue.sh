@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole KD comparison of issue 15, in order; every step is resumable, so rerunning this script
+# continues where the last one stopped (finished runs are skipped by their results-file key).
+# Run it detached from a git worktree pinned at one commit, results into the main checkout:
+#   git worktree add ~/.cache/srkd/kd_worktree HEAD
+#   cd ~/.cache/srkd/kd_worktree && SRKD_RESULTS=/work/main/benchmarks/results/kd_methods.jsonl \
+#     PYTHONPATH=$PWD nohup nice -n 10 /work/main/.venv/bin/python -u ... (see below) &
+set -u
+cd "$(dirname "$0")/.."
+PY=${PY:-python}
+SHARED=${SHARED:-../shared}
+RESULTS=${SRKD_RESULTS:-benchmarks/results/kd_methods.jsonl}
+common=(--data "$SHARED/data/train" --bench "$SHARED/data/bench" --steps 2000 --batch 16 --patch 32
+        --precision bf16 --threads 2 --results "$RESULTS")
+rfdn=(--teacher "$SHARED/weights/RFDN_x4.pth")
+# 1. the main table: 3 seeds x 4 methods
+$PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag main --seeds 0 1 2
+# 2. what padding the zoom-out samples costs, on a teacher that needs none (the shipped EDSR 64x16)
+$PY -u benchmarks/kd_methods.py "${common[@]}" --teacher edsr-x4 --tag padding --seeds 0 \
+    --methods kd augkd augkd:zoom_out_pad_to=15
+# 3. the MiPKD ablation (seed 0; the default mipkd row is the main table's)
+$PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag ablation --seeds 0 \
+    --methods mipkd:mask_ratio=0.25 mipkd:mask_ratio=0.75 mipkd:mask_mode=adaptive mipkd:stages=2 mipkd:lambda_block=0
+# 4. the step budget: one seed at 8,000 steps
+$PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag budget --seeds 0 --steps 8000 \
+    --methods kd augkd mipkd
