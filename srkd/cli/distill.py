@@ -29,6 +29,8 @@ from srkd.errors import ConfigError
 @click.option("--val-every", type=click.IntRange(1))
 @click.option("--ckpt-every", type=click.IntRange(1))
 @click.option("--log-every", type=click.IntRange(1))
+@click.option("--term-grads-every", type=click.IntRange(0), metavar="N",
+              help="Every N steps log each loss term's weighted gradient norm on the student (diagnostic; single process).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML config; flags override it.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/distill).")
 @click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this folder where it stopped.")

@@ -38,6 +38,7 @@ class DistillConfig:
     val_every: int = 250
     ckpt_every: int = 250
     log_every: int = 10
+    term_grads_every: int = 0  # every N steps log each loss term's weighted gradient norm on the student (0: off)
     out: str = "runs/distill"
 
     def validate(self) -> "DistillConfig":
@@ -48,6 +49,8 @@ class DistillConfig:
         for name in ("steps", "batch", "patch", "scale", "val_every", "ckpt_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.term_grads_every < 0:
+            raise ConfigError(f"term_grads_every must be >= 0, got {self.term_grads_every}")
         if not self.data:
             raise ConfigError("no training data: pass --data DIR (repeatable) or set data in the config file")
         if self.method != "scratch" and not self.teacher:

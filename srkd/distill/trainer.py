@@ -138,6 +138,9 @@ class Trainer:
         with self.prec.autocast(self.device):
             parts = self.step_module(batch)
         loss = parts["loss"]
+        every = self.cfg.term_grads_every
+        if every and (self.step + 1) % every == 0 and self.dist.main and not self.dist.enabled:
+            self.runlog.write({"step": self.step + 1, "term_grad_norms": self._term_grad_norms(parts)})
         if distributed.any_true(self.dist, not bool(torch.isfinite(loss.detach()))):
             raise TrainingError(f"loss is not finite ({loss.item()}) at step {self.step + 1}; stopped, the last good "
                                 f"checkpoint is kept in {self.out / RESUME_FILE}")
@@ -149,6 +152,19 @@ class Trainer:
         self.ema.update(self.student)
         self.step += 1
         return {k: float(v.detach()) for k, v in parts.items()}
+
+    def _term_grad_norms(self, parts: dict[str, torch.Tensor]) -> dict[str, float]:
+        """``weight * ||d part / d student||`` for each weighted loss part (the graph is kept for backward)."""
+        params = [p for p in self.student.parameters() if p.requires_grad]
+        norms = {}
+        for name, weight in self.method.term_weights().items():
+            part = parts.get(name)
+            if part is None or not part.requires_grad or not weight:
+                continue
+            grads = [g for g in torch.autograd.grad(part, params, retain_graph=True, allow_unused=True) if g is not None]
+            if grads:
+                norms[name] = weight * float(torch.linalg.vector_norm(torch.stack([g.float().norm() for g in grads])))
+        return norms
 
     def validate(self) -> float | None:
         """Rank 0 scores the EMA student on the validation folder; the best is saved."""

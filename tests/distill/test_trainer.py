@@ -130,3 +130,26 @@ def test_cli_distill_and_resume_through_subprocess(photos, tmp_path):
     out = run_srkd("distill", "--resume", tmp_path / "run", "--steps", 4, "--quiet")
     assert out.returncode == 0, out.stderr
     assert torch.load(tmp_path / "run" / "resume.pt", weights_only=True)["step"] == 4
+
+
+def _grad_norms(out):
+    return [r["term_grad_norms"] for r in map(json.loads, (out / "log.jsonl").read_text().splitlines())
+            if "term_grad_norms" in r]
+
+
+def test_term_grad_norms_are_logged_weighted_and_leave_training_unchanged(photos, tmp_path):
+    teacher = str(photos / "teacher.safetensors")
+    for name, args in (("plain", {}), ("heavy", {"lambda_pix": 3.0}), ("off", {})):
+        cfg = _cfg(photos, tmp_path / name, method="kd", teacher=teacher, method_args=args,
+                   term_grads_every=0 if name == "off" else 1)
+        Trainer(cfg, progress=False).run()
+    plain, heavy = _grad_norms(tmp_path / "plain"), _grad_norms(tmp_path / "heavy")
+    assert [sorted(r) for r in plain] == [["kd", "pix"]] * 6 and not _grad_norms(tmp_path / "off")
+    assert all(r["pix"] > 0 and r["kd"] > 0 for r in plain)
+    # step 1 (same init, same batch): the pixel term's norm is weighted by lambda_pix, the kd term's is not
+    assert heavy[0]["pix"] == pytest.approx(3 * plain[0]["pix"], rel=1e-5)
+    assert heavy[0]["kd"] == pytest.approx(plain[0]["kd"], rel=1e-5)
+    losses = lambda out: [r["loss"] for r in map(json.loads, (out / "log.jsonl").read_text().splitlines()) if "loss" in r]
+    assert losses(tmp_path / "plain") == losses(tmp_path / "off")  # the diagnostic does not change the run
+    with pytest.raises(ConfigError, match="term_grads_every"):
+        _cfg(photos, tmp_path / "bad", term_grads_every=-1).validate()

@@ -56,6 +56,10 @@ class AugKD(Method):
             raise ConfigError(f"augkd: zoom_out_pad_to must be >= 0, got {cfg.zoom_out_pad_to}")
         self.cfg = cfg
 
+    def term_weights(self) -> dict[str, float]:
+        lp, lk = self.cfg.lambda_pix, self.cfg.lambda_kd
+        return {"pix": lp, "kd": lk, "zoom_in": lk, "zoom_out_pix": lp, "zoom_out_kd": lk}
+
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         lq, gt, s, cfg = batch["lr"], batch["hr"], self.scale, self.cfg
         n = lq.shape[0]

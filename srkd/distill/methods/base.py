@@ -39,6 +39,10 @@ class Method(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise NotImplementedError(f"{type(self).__name__} must implement forward(batch)")
 
+    def term_weights(self) -> dict[str, float]:
+        """The weight of each named loss part in ``loss`` (for the per-term gradient-norm log)."""
+        return {}
+
     def helper_parameters(self) -> list[nn.Parameter]:
         """Trainable parameters beyond the student's (e.g. MiPKD's mixers)."""
         student_ids = {id(p) for p in self.student.parameters()}

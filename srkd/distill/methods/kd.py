@@ -22,6 +22,9 @@ class KD(Method):
         super().__init__(student=student, teacher=teacher)
         self.cfg = parse_method_args(KDConfig, args, method=self.name)
 
+    def term_weights(self) -> dict[str, float]:
+        return {"pix": self.cfg.lambda_pix, "kd": self.cfg.lambda_kd}
+
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         sr = self.student(batch["lr"]).float()
         target = self.teacher(batch["lr"]).float()

@@ -131,6 +131,10 @@ class MiPKD(Method):
         log.info("mipkd: taps after teacher blocks %s and student blocks %s; %d mixer parameters",
                  self.pos_t, self.pos_s, n_helper)
 
+    def term_weights(self) -> dict[str, float]:
+        c = self.cfg
+        return {"pix": c.lambda_pix, "kd": c.lambda_kd, "feat": c.lambda_feat, "block": c.lambda_block, "ae": c.lambda_ae}
+
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The loss and its parts (``pix kd feat block ae``) plus the mean mask ratio, for the log."""
         lq, gt, cfg = batch["lr"], batch["hr"], self.cfg

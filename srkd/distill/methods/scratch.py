@@ -22,6 +22,9 @@ class Scratch(Method):
         super().__init__(student=student, teacher=None)
         self.cfg = parse_method_args(ScratchConfig, args, method=self.name)
 
+    def term_weights(self) -> dict[str, float]:
+        return {"pix": self.cfg.lambda_pix}
+
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         pix = F.l1_loss(self.student(batch["lr"]).float(), batch["hr"])
         return {"loss": self.cfg.lambda_pix * pix, "pix": pix}
