@@ -68,7 +68,9 @@ def make_runner(root: Path, entry: dict[str, Any], spec: ModelSpec, *, device: s
         if kind not in available_kinds():
             raise BackendUnavailableError(f"{path}: this onnxruntime has no {kind} execution provider "
                                           f"(has: {', '.join(available_kinds()) or 'none'}; GPU: pip install onnxruntime-gpu)")
-        providers = execution_providers(kind, spec=spec, cache_dir=root / "trt_cache", precision=entry["precision"])
+        gpu_id = (device.index or 0) if device.type == "cuda" else 0
+        cache = _ort_trt_cache(root, gpu_id) if kind == "tensorrt" else None
+        providers = execution_providers(kind, spec=spec, cache_dir=cache, precision=entry["precision"], device_id=gpu_id)
         return OrtRunner(path, spec=spec, precision=entry["precision"], threads=threads, providers=providers)
     if entry["backend"] == "openvino":
         from srkd.export.runners.openvino import OpenVinoRunner
@@ -80,8 +82,16 @@ def make_runner(root: Path, entry: dict[str, Any], spec: ModelSpec, *, device: s
         from srkd.export.runners.trt import TrtRunner
 
         return TrtRunner(path, spec=spec, precision=entry["precision"], entry=entry,
-                         rebuild=rebuild or f"srkd export {root / STUDENT_FILE} --out {root} --overwrite --trt {entry['precision']}")
+                         device=device if device.type == "cuda" else None, rebuild=rebuild or f"srkd export {root / STUDENT_FILE} --out {root} --overwrite --trt {entry['precision']}")
     raise BackendUnavailableError(f"{path}: no runner for backend {entry['backend']!r} in this srkd (have: {', '.join(RUNNABLE)})")
+
+
+def _ort_trt_cache(root: Path, gpu_id: int) -> Path:
+    from srkd.export.runners.ort import ort_trt_cache_dir
+    from srkd.export.trt_info import sm_tag
+
+    gpu = sm_tag(torch.cuda.get_device_capability(gpu_id)) if torch.cuda.is_available() else f"gpu{gpu_id}"
+    return ort_trt_cache_dir(root, gpu=gpu)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,17 +24,17 @@ INSTALL_HINT = ("install it on a machine with an NVIDIA GPU and a CUDA build of 
                 "(the tensorrt wheels download their libraries from https://pypi.nvidia.com during install)")
 
 
-def require_tensorrt() -> tuple[Any, tuple[int, int]]:
-    """The imported ``tensorrt`` module and this GPU's compute capability; BackendUnavailableError
-    saying what is missing (the package, or a CUDA GPU) otherwise."""
+def require_tensorrt(*, what: str = "--trt") -> tuple[Any, tuple[int, int]]:
+    """The imported ``tensorrt`` module and the current GPU's compute capability; BackendUnavailableError
+    saying what is missing (the package, or a CUDA GPU) otherwise. ``what`` starts the message."""
     try:
         import tensorrt as trt
     except ImportError:
-        raise BackendUnavailableError(f"--trt needs the TensorRT Python package, which is not installed; {INSTALL_HINT}") from None
+        raise BackendUnavailableError(f"{what} needs the TensorRT Python package, which is not installed; {INSTALL_HINT}") from None
     import torch
 
     if not torch.cuda.is_available():
-        raise BackendUnavailableError("--trt needs an NVIDIA GPU visible to torch (torch.cuda.is_available() is False; "
+        raise BackendUnavailableError(f"{what} needs an NVIDIA GPU visible to torch (torch.cuda.is_available() is False; "
                                       f"torch {torch.__version__})")
     return trt, tuple(torch.cuda.get_device_capability())
 
@@ -71,6 +71,8 @@ def build_engine(
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * (1 << 30)))
     config.builder_optimization_level = int(opt_level)
     config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
+    if precision == "fp32" and hasattr(trt.BuilderFlag, "TF32"):  # fp32 parity is held to 60 dB: no TF32 tactics
+        config.clear_flag(trt.BuilderFlag.TF32)
     opt_profile = builder.create_optimization_profile()
     opt_profile.set_shape(input_name, profile.min, profile.opt, profile.max)
     config.add_optimization_profile(opt_profile)

@@ -76,9 +76,9 @@ def test_bundle_with_foreign_engine_says_how_to_rebuild(tmp_path, monkeypatch):
     entry = bundle.find(backend="tensorrt", precision="fp16")
     with pytest.raises(BackendUnavailableError) as info:  # here: TensorRT or the GPU is missing
         bundle.runner(entry).activate()
-    assert "--trt needs" in str(info.value)
+    assert "a TensorRT engine needs" in str(info.value)
     # on a machine with TensorRT 10.9 and an H100 (sm90): the mismatch, with the command that rebuilds it
-    monkeypatch.setattr(trt_mod, "require_tensorrt", lambda: (types.SimpleNamespace(__version__="10.9.0.34"), (9, 0)))
+    monkeypatch.setattr(trt_mod, "require_tensorrt", lambda **kw: (types.SimpleNamespace(__version__="10.9.0.34"), (9, 0)))
     with pytest.raises(EngineMismatchError) as info:
         bundle.runner(entry).activate()
     text = str(info.value)
@@ -124,7 +124,8 @@ def test_ort_gpu_provider_options():
     spec = ModelSpec(arch="edsr", hparams={}, scale=4, size_req=SizeReq(minimum=8))
     assert execution_providers("cpu") == ["CPUExecutionProvider"]
     cuda = execution_providers("cuda")
-    assert cuda[0] == ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}) and cuda[-1] == "CPUExecutionProvider"
+    assert cuda[0] == ("CUDAExecutionProvider", {"device_id": 0, "cudnn_conv_algo_search": "HEURISTIC", "use_tf32": 0})
+    assert cuda[-1] == "CPUExecutionProvider"
     name, opts = execution_providers("tensorrt", spec=spec, cache_dir="/tmp/c", precision="fp16")[0]
     assert name == "TensorrtExecutionProvider" and opts["trt_engine_cache_enable"] and opts["trt_fp16_enable"]
     assert opts["trt_engine_cache_path"] == "/tmp/c" and opts["trt_profile_min_shapes"] == "lr:1x3x8x8"
