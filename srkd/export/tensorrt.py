@@ -43,7 +43,8 @@ def _major(trt: Any) -> int:
     return int(str(trt.__version__).split(".")[0])
 
 
-def _network(trt: Any, builder: Any) -> Any:
+def create_network(trt: Any, builder: Any) -> Any:
+    """A strongly typed network definition, the same way on TensorRT 10 and 11."""
     if _major(trt) >= 11:  # strongly typed is the only mode
         return builder.create_network(0)
     return builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
@@ -62,7 +63,7 @@ def build_engine(
     trt, capability = require_tensorrt()
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    network = _network(trt, builder)
+    network = create_network(trt, builder)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
