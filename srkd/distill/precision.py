@@ -95,9 +95,10 @@ def measure_cpu_speedup(model: torch.nn.Module, *, batch: int, patch: int, runs:
 
 
 def resolve_precision(choice: str, device: torch.device, *, measure: Callable[[], float] | None = None) -> Precision:
-    """``auto``: bf16 on CUDA GPUs that support it; on CPUs with AMX-BF16 or AVX512-BF16, bf16 when
-    ``measure()`` (the student's bf16 speed-up, see ``measure_cpu_speedup``) is at least
-    ``MIN_CPU_SPEEDUP`` (without ``measure``, on the flags alone); else fp32. The reason says which."""
+    """``auto``: bf16 on CUDA GPUs with bf16 units (``gpu_has_bf16``: not emulated); on CPUs with
+    AMX-BF16 or AVX512-BF16, bf16 when ``measure()`` (the student's bf16 speed-up, see
+    ``measure_cpu_speedup``) is at least ``MIN_CPU_SPEEDUP`` (without ``measure``, on the flags
+    alone); else fp32. The reason says which."""
     if choice == "fp32":
         return Precision("fp32", False, "asked for")
     if choice in ("bf16", "fp16"):
