@@ -157,6 +157,19 @@ def test_trt_engines_build_and_pass_parity(tmp_path):
     for art in engines:
         assert art["parity"]["passed"] and art["engine"]["layer_check"]["passed"]
         assert art["toolchain"]["tensorrt"] and len(art["toolchain"]["compute_capability"]) == 2
+        assert art["latency"]["gpu"]  # timed on the GPU and recorded so (issue 16, defect 6)
+    assert made.find(backend="onnxruntime", precision="int8")["quantization"]["biases"] == "float"  # it parsed
+
+
+@apply(needs_trt)
+def test_bare_trt_flag_builds_fp16(tmp_path):
+    from conftest import run_srkd
+
+    out = run_srkd("export", make_student(tmp_path / "s.safetensors"), "--out", tmp_path / "b", "--images", "1",
+                   "--crop", "64", "--sizes", "16", "--runs", "2", "--trt")
+    assert out.returncode == 0, out.stderr
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert [a["precision"] for a in manifest["artifacts"] if a["backend"] == "tensorrt"] == ["fp16"]
 
 
 @apply(needs_gpu)
@@ -172,6 +185,21 @@ def test_ort_cuda_runner(tmp_path):
     with made.runner(made.find(backend="onnxruntime"), device="cuda") as gpu, made.runner(made.find(backend="torch")) as cpu:
         assert "CUDAExecutionProvider" in gpu.session.get_providers()
         assert np.abs(gpu.infer(x) - cpu.infer(x)).max() < 1e-3
+
+
+@apply(needs_gpu)
+def test_torch_cuda_fp32_is_exact_fp32(tmp_path):
+    """TF32 off: a conv stack on the GPU stays within the 60 dB fp32 bound of the CPU's output."""
+    from srkd.export.parity import check_parity
+    from srkd.export.runners import TorchRunner
+    from srkd.models.checkpoint import load_model
+
+    student = make_student(tmp_path / "s.safetensors")
+    model, spec = load_model(student)
+    photos = [np.random.default_rng(0).integers(0, 256, (128, 128, 3), dtype=np.uint8)]
+    with TorchRunner(model, spec=spec) as cpu, TorchRunner(load_model(student)[0], spec=spec, device="cuda") as gpu:
+        parity = check_parity(gpu, cpu, images=photos, scale=spec.scale)
+    assert parity.passed and parity.psnr_vs_ref >= 60, parity.summary()
 
 
 @apply(needs_gpu)
