@@ -85,6 +85,8 @@ class ExportOptions:
             flags.append(f"--trt {','.join(self.trt)}")
             if self.trt_sides:
                 flags.append(f"--trt-profile {':'.join(map(str, self.trt_sides))}")
+            if tuple(self.trt_batch) != (1, 1, 1):
+                flags.append(f"--trt-batch {':'.join(map(str, self.trt_batch))}")
             flags.append(f"--trt-opt-level {self.trt_opt_level}")
         return flags
 

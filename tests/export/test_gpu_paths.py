@@ -124,7 +124,9 @@ def test_tensorrt_latency_is_recorded_as_gpu_and_auto_uses_it(monkeypatch, tmp_p
     engine = {"file": "m.engine", "backend": "tensorrt", "precision": "fp16", "parity": {"passed": True}, "latency": lat}
     faster = {"file": "s.safetensors", "backend": "torch", "precision": "fp32", "parity": {"passed": True},
               "latency": {"gpu": "NVIDIA H100", "sizes": [{"size": s, "p50_ms": 1e-6} for s in (16, 32)]}}
-    pick = choose_artifact([engine, faster], precision="auto", device=torch.device("cuda"))
+    cpu_timed = {"file": "s.safetensors", "backend": "torch", "precision": "bf16", "parity": {"passed": True},
+                 "latency": {"gpu": None, "cpu": "x", "sizes": [{"size": 16, "p50_ms": 1e-9}]}}  # timed at export, on the CPU
+    pick = choose_artifact([engine, faster, cpu_timed], precision="auto", device=torch.device("cuda"))
     assert pick is faster  # measured GPU latencies decide, not the fixed backend order
 
 

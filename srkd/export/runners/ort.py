@@ -130,6 +130,16 @@ def _writable(folder: Path) -> bool:
         return False
 
 
+def gpu_tag(gpu_id: int) -> str:
+    """``sm89`` for GPU ``gpu_id`` (``gpu0`` when torch cannot tell)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return f"gpu{gpu_id}"
+    major, minor = torch.cuda.get_device_capability(gpu_id)
+    return f"sm{major}{minor}"
+
+
 def ort_trt_cache_dir(bundle: str | os.PathLike, *, gpu: str) -> Path:
     """Engine/timing cache folder of ONNX Runtime's TensorRT EP for ``bundle`` on GPU tag ``gpu`` (``sm89``).
 
