@@ -55,6 +55,7 @@ def command(bundle: str, sizes: tuple[int, ...], runs: int, warmup: int, batch: 
     (warm-up excluded), with the CPU model and thread count the numbers were taken with."""
     import torch
 
+    from srkd.errors import BackendUnavailableError
     from srkd.export.bundle import load_bundle, unrunnable_backends
     from srkd.export.latency import host_info, measure_latency
     from srkd.export.manifest import json_safe
@@ -74,14 +75,21 @@ def command(bundle: str, sizes: tuple[int, ...], runs: int, warmup: int, batch: 
     results = []
     host = {k: v for k, v in host_info().items() if k != "threads"}  # per-backend threads go with each row
     for entry in entries:
-        with loaded.runner(entry, device=device, threads=threads, ort_ep=ort_ep) as runner:
+        try:  # an artifact that cannot start here (missing runtime, engine built elsewhere) is listed, not fatal
+            runner = loaded.runner(entry, device=device, threads=threads, ort_ep=ort_ep).activate()
+        except BackendUnavailableError as exc:
+            skipped.append(f"{entry['file']} ({exc})")
+            continue
+        with runner:
             lat = measure_latency(runner, sizes=sizes, runs=runs, warmup=warmup, batch=batch)
         host = {**host, **{k: v for k, v in lat.host.items() if v is not None and k != "threads"}}
         for row in lat.sizes:
             results.append({"file": entry["file"], "backend": entry["backend"], "precision": entry["precision"],
                             "threads": lat.host["threads"], **row.to_dict()})
+    if skipped and not results and backend != "all":
+        raise BackendUnavailableError(f"{bundle}: no {backend} artifact can run here: {'; '.join(skipped)}")
     payload = {"bundle": str(bundle), "model": {k: loaded.manifest["model"].get(k) for k in ("arch", "scale", "hparams")},
-               "host": host, "results": results}
+               "host": host, "results": results, "skipped": skipped}
     text = json.dumps(json_safe(payload), indent=2)
     if json_out == "-":
         click.echo(text)
@@ -89,7 +97,7 @@ def command(bundle: str, sizes: tuple[int, ...], runs: int, warmup: int, batch: 
     click.echo(f"{bundle}: {loaded.spec.arch} x{loaded.spec.scale}; {host_line(host)}")
     for line in latency_rows(results):
         click.echo("  " + line)
-    if skipped:
-        click.echo(f"skipped: {', '.join(skipped)}")
+    for line in skipped:
+        click.echo(f"skipped: {line}")
     if json_out:
         atomic_write_text(json_out, text + "\n")

@@ -56,12 +56,12 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
     from srkd.export.manifest import json_safe
     from srkd.fsutil import atomic_write_text
 
-    skip = tuple(unrunnable_backends())
     heat_dir = Path(heatmaps) if heatmaps else Path(bundle) / "check"
-    checks = check_bundle(bundle, data=data, images=images, crop=crop or None, sizes=sizes, runs=runs, threads=threads,
-                          heatmaps=heat_dir, skip=skip)
+    every = check_bundle(bundle, data=data, images=images, crop=crop or None, sizes=sizes, runs=runs, threads=threads,
+                         heatmaps=heat_dir, skip=unrunnable_backends())
     if record:
-        record_checks(bundle, checks, data=data)
+        record_checks(bundle, every, data=data)
+    checks = [c for c in every if c.parity is not None]
     first = checks[0].parity
     click.echo(f"{bundle}: parity on {first.images} real images ({data or 'scikit-image sample photos'}"
                f"{f', crop {crop}' if crop else ''})")
@@ -77,18 +77,16 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
     maps = [c for c in checks if c.heatmap]
     if maps:
         click.echo(f"error heatmaps (worst image per artifact): {', '.join(str(c.heatmap) for c in maps)}")
-    if skip:
-        from srkd.export.bundle import load_bundle
-
-        skipped = [a["file"] for a in load_bundle(bundle, verify=False).artifacts if a["backend"] in skip]
-        if skipped:
-            click.echo(f"skipped (no CUDA GPU here): {', '.join(skipped)}")
+    for c in every:
+        if c.skipped:
+            click.echo(f"skipped {c.entry['file']} ({c.entry['backend']}:{c.entry['precision']}): {c.skipped}")
     if record:
         click.echo(f"figures recorded in {Path(bundle) / 'manifest.json'}")
     if json_out:
-        atomic_write_text(json_out, json.dumps(json_safe({"bundle": bundle, "artifacts": [c.to_dict() for c in checks]}), indent=2))
+        atomic_write_text(json_out, json.dumps(json_safe({"bundle": bundle, "artifacts": [c.to_dict() for c in every]}), indent=2))
     failed = [c for c in checks if not c.passed]
     if failed:
         raise ParityError(f"{bundle}: {len(failed)} of {len(checks)} artifacts fail parity: "
                           + "; ".join(f"{c.entry['file']}: {c.parity.summary()}" for c in failed))
-    click.echo(f"all {len(checks)} artifacts pass")
+    skipped = len(every) - len(checks)
+    click.echo(f"all {len(checks)} artifacts pass" + (f"; {skipped} could not run here (skipped above)" if skipped else ""))

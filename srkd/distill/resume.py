@@ -31,6 +31,7 @@ def save(trainer: "Trainer") -> None:
             "step": trainer.step, "world_size": trainer.dist.world, "precision": trainer.prec.name,
             "student": trainer.student.state_dict(), "ema": trainer.ema.state_dict(),
             "method": trainer.method.helper_state(), "optimizer": trainer.opt.state_dict(),
+            "scaler": trainer.scaler.state_dict(),  # fp16's loss scale ({} when not fp16)
             "best_psnr": trainer.best_psnr if trainer.best_psnr is not None else float("nan"),
             "rng": [{k: (v.cpu() if isinstance(v, torch.Tensor) else v) for k, v in r.items()} for r in rngs],
         }
@@ -63,6 +64,8 @@ def load(trainer: "Trainer", state: dict) -> str:
         raise TrainingError(f"{path}: the method's saved state does not fit this config "
                             f"(missing {helper_missing[:3]}, unexpected {unexpected[:3]})")
     trainer.opt.load_state_dict(state["optimizer"])
+    if state.get("scaler") and trainer.scaler.is_enabled():
+        trainer.scaler.load_state_dict(state["scaler"])
     trainer.step = int(state["step"])
     best = float(state["best_psnr"])
     trainer.best_psnr = None if math.isnan(best) else best

@@ -24,7 +24,7 @@ from srkd.distill.config import DistillConfig, save_config
 from srkd.distill.ema import EMA
 from srkd.distill.loader import Prefetcher
 from srkd.distill.methods import METHODS
-from srkd.distill.precision import Precision, measure_cpu_speedup, resolve_precision
+from srkd.distill.precision import Precision, grad_scaler, measure_cpu_speedup, resolve_precision
 from srkd.distill.runlog import RunLog
 from srkd.distill.teacher import FrozenTeacher
 from srkd.errors import TrainingError
@@ -79,6 +79,7 @@ class Trainer:
                 buf.data = buf.data.clone(memory_format=torch.contiguous_format)
         self.params = list(self.student.parameters()) + self.method.helper_parameters()
         self.opt = torch.optim.Adam(self.params, lr=cfg.lr, betas=(0.9, 0.99))
+        self.scaler = grad_scaler(self.prec, self.device)
         self.ema = EMA(self.student, decay=cfg.ema_decay)
         self.step_module = self._wrap()
         torch.manual_seed(cfg.seed + 1_000_003 * self.dist.rank)  # per-rank randomness inside methods
@@ -145,10 +146,12 @@ class Trainer:
             raise TrainingError(f"loss is not finite ({loss.item()}) at step {self.step + 1}; stopped, the last good "
                                 f"checkpoint is kept in {self.out / RESUME_FILE}")
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        self.scaler.scale(loss).backward()  # fp16: scaled so small gradients survive; else unchanged
         if self.cfg.grad_clip:
+            self.scaler.unscale_(self.opt)  # clip the true gradients, not the scaled ones
             torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
-        self.opt.step()
+        self.scaler.step(self.opt)  # skips the step when fp16 gradients overflowed
+        self.scaler.update()
         self.ema.update(self.student)
         self.step += 1
         return {k: float(v.detach()) for k, v in parts.items()}

@@ -65,6 +65,8 @@ class ExportOptions:
         bad = [p for p in self.trt if p not in TRT_PRECISIONS]
         if bad:
             raise ConfigError(f"--trt {','.join(bad)}: expected precisions among {', '.join(TRT_PRECISIONS)}")
+        if not self.trt and (self.trt_sides or tuple(self.trt_batch) != (1, 1, 1)):
+            raise ConfigError("--trt-profile and --trt-batch shape TensorRT engines; they need --trt")
 
     def artifact_flags(self) -> list[str]:
         """The ``srkd export`` flags that make the same set of artifacts (for rebuild commands)."""
@@ -83,6 +85,8 @@ class ExportOptions:
             flags.append(f"--trt {','.join(self.trt)}")
             if self.trt_sides:
                 flags.append(f"--trt-profile {':'.join(map(str, self.trt_sides))}")
+            if tuple(self.trt_batch) != (1, 1, 1):
+                flags.append(f"--trt-batch {':'.join(map(str, self.trt_batch))}")
             flags.append(f"--trt-opt-level {self.trt_opt_level}")
         return flags
 
@@ -109,8 +113,9 @@ def _has_metadata(path: Path) -> bool:
 
 
 def _int8_artifact(tmp: Path, spec, meta, reference: Runner, photos, opts: ExportOptions, student: Path) -> _Artifact:
-    symmetric = opts.int8_settings.symmetric or "int8" in opts.trt  # TensorRT's explicit quantization needs it
-    settings = dataclasses.replace(opts.int8_settings, symmetric=symmetric)
+    for_trt = "int8" in opts.trt  # TensorRT's explicit quantization: symmetric int8, biases left in float
+    settings = dataclasses.replace(opts.int8_settings, symmetric=opts.int8_settings.symmetric or for_trt,
+                                   quantize_bias=opts.int8_settings.quantize_bias and not for_trt)
     source = find_calib_source(opts.calib, meta=meta, student=student)
     pools: dict[tuple[int, int], np.ndarray] = {}
 
@@ -132,22 +137,18 @@ def _int8_artifact(tmp: Path, spec, meta, reference: Runner, photos, opts: Expor
 
 def _trt_artifacts(tmp: Path, spec, opts: ExportOptions, int8_info: dict[str, Any] | None) -> list[_Artifact]:
     from srkd.export.runners.trt import TrtRunner
-    from srkd.export.tensorrt import build_engine, require_tensorrt
-    from srkd.export.trt_info import engine_name, profile_shapes
+    from srkd.export.trt_export import build_engines
 
-    trt, capability = require_tensorrt()
-    profile = profile_shapes(spec.size_req, channels=spec.in_channels, sides=opts.trt_sides, batch=opts.trt_batch)
     out = []
-    for prec in opts.trt:
-        source = {"fp32": ONNX_FILE, "fp16": FP16_FILE, "int8": INT8_FILE}[prec]
-        name = engine_name(prec, capability=capability, trt_version=str(trt.__version__))
-        keep = (int8_info or {}).get("fp32_nodes", []) if prec == "int8" else []
-        info = build_engine(tmp / source, tmp / name, precision=prec, profile=profile, input_name=INPUT_NAME,
-                            opt_level=opts.trt_opt_level, timing_cache=opts.trt_timing_cache, allow_fp32=keep)
-        entry = {"file": name, "toolchain": info}
-        out.append(_Artifact(name, "tensorrt", prec, lambda e=entry, n=name, p=prec: TrtRunner(tmp / n, spec=spec,
-                   precision=p, entry=e), io={}, toolchain={k: info[k] for k in ("tensorrt", "compute_capability")},
-                   extra={"engine": {"source": source, **info}}))
+    for e in build_engines(tmp, spec=spec, precisions=opts.trt, sources={"fp32": ONNX_FILE, "fp16": FP16_FILE,
+                           "int8": INT8_FILE}, sides=opts.trt_sides, batch=opts.trt_batch, input_name=INPUT_NAME,
+                           opt_level=opts.trt_opt_level, timing_cache=opts.trt_timing_cache,
+                           int8_fp32_nodes=(int8_info or {}).get("fp32_nodes", [])):
+        entry, info = {"file": e["file"], "toolchain": e["info"]}, e["info"]
+        out.append(_Artifact(e["file"], "tensorrt", e["precision"], lambda en=entry, n=e["file"], p=e["precision"]:
+                   TrtRunner(tmp / n, spec=spec, precision=p, entry=en), io={},
+                   toolchain={k: info[k] for k in ("tensorrt", "compute_capability")},
+                   extra={"engine": {"source": e["source"], **info}}))
     return out
 
 
@@ -177,16 +178,17 @@ def _openvino_artifacts(tmp: Path, spec, meta: dict, opts: ExportOptions, *, int
 
 def build_into(src: Path, tmp: Path, out: Path, *, data: str | os.PathLike | None, opts: ExportOptions) -> dict:
     """Make every artifact of ``opts`` in the folder ``tmp`` from the checkpoint ``src`` and write the manifest."""
-    if opts.trt:
-        from srkd.export.tensorrt import require_tensorrt
+    photos = parity_images(data, limit=opts.images, crop=opts.crop)  # first: a bad --data fails before any work
+    ref_model, ref_spec = load_model(src)
+    if opts.trt:  # a profile the export's own inputs break, or a missing TensorRT: said before any work
+        from srkd.export.trt_export import check_request
 
-        require_tensorrt()  # say what is missing before any work
+        check_request(sides=opts.trt_sides, batch=opts.trt_batch, sizes=opts.latency_sizes, spec=ref_spec,
+                      hr_images=[img for _, img in photos])
     if opts.openvino:
         from srkd.export.runners.openvino import require_openvino
 
         require_openvino()
-    photos = parity_images(data, limit=opts.images, crop=opts.crop)  # first: a bad --data fails before any work
-    ref_model, ref_spec = load_model(src)
     if src.suffix == ".safetensors" and _has_metadata(src):
         shutil.copyfile(src, tmp / STUDENT_FILE)
     else:  # a foreign checkpoint: store it the srkd way, with where it came from

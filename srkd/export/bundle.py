@@ -12,7 +12,8 @@ device="auto"|"cpu"|"cuda", threads=None)`` returns an inactive Runner (use it a
 ``runner.spec`` holds scale, channels and the size requirement. ``backend="auto"`` takes, among the
 artifacts of ``precision`` (every precision when it is ``"auto"``) that passed parity and can run on
 the device, the one with the lowest recorded p50 latency (``srkd check``'s figures when present, else
-export's) at the largest size they were all timed at. Figures taken on another CPU model count only
+export's) at the largest size they were all timed at, among those timed on this kind of device (a GPU
+for ``cuda``: torch on CUDA, ONNX Runtime's GPU providers, TensorRT). Figures taken on another CPU model count only
 when none were taken on this one (with a warning); without figures the order is OpenVINO, ONNX
 Runtime, torch.
 ``load_bundle(dir)`` returns a ``Bundle`` (manifest, spec, ``runner(entry)`` for any listed artifact),
@@ -39,7 +40,7 @@ from srkd.errors import BackendUnavailableError, CheckpointError, ConfigError, U
 from srkd.export import manifest as mf
 from srkd.export.parity import SAMPLE_PHOTOS
 from srkd.export.runners import OrtRunner, Runner, TorchRunner
-from srkd.export.runners.ort import available_kinds, execution_providers
+from srkd.export.runners.ort import available_kinds, execution_providers, gpu_tag, ort_trt_cache_dir
 from srkd.models.checkpoint import load_model
 from srkd.models.spec import ModelSpec
 from srkd.zoo import ZOO, zoo_path
@@ -68,7 +69,9 @@ def make_runner(root: Path, entry: dict[str, Any], spec: ModelSpec, *, device: s
         if kind not in available_kinds():
             raise BackendUnavailableError(f"{path}: this onnxruntime has no {kind} execution provider "
                                           f"(has: {', '.join(available_kinds()) or 'none'}; GPU: pip install onnxruntime-gpu)")
-        providers = execution_providers(kind, spec=spec, cache_dir=root / "trt_cache", precision=entry["precision"])
+        gpu_id = (device.index or 0) if device.type == "cuda" else 0
+        cache = ort_trt_cache_dir(root, gpu=gpu_tag(gpu_id)) if kind == "tensorrt" else None
+        providers = execution_providers(kind, spec=spec, cache_dir=cache, precision=entry["precision"], device_id=gpu_id)
         return OrtRunner(path, spec=spec, precision=entry["precision"], threads=threads, providers=providers)
     if entry["backend"] == "openvino":
         from srkd.export.runners.openvino import OpenVinoRunner
@@ -80,7 +83,7 @@ def make_runner(root: Path, entry: dict[str, Any], spec: ModelSpec, *, device: s
         from srkd.export.runners.trt import TrtRunner
 
         return TrtRunner(path, spec=spec, precision=entry["precision"], entry=entry,
-                         rebuild=rebuild or f"srkd export {root / STUDENT_FILE} --out {root} --overwrite --trt {entry['precision']}")
+                         device=device if device.type == "cuda" else None, rebuild=rebuild or f"srkd export {root / STUDENT_FILE} --out {root} --overwrite --trt {entry['precision']}")
     raise BackendUnavailableError(f"{path}: no runner for backend {entry['backend']!r} in this srkd (have: {', '.join(RUNNABLE)})")
 
 
@@ -182,10 +185,11 @@ def choose_artifact(artifacts: Sequence[dict[str, Any]], *, precision: str, devi
 
             log.warning("the bundle's latencies were measured on another CPU, not this %s; the auto choice may not be "
                         "the fastest here (re-time with `srkd check BUNDLE`)", cpu_model())
-    common = set.intersection(*(set(t) for t in timings))
+    timed = [(a, t) for a, t in zip(fits, timings) if t]  # an artifact not timed on this device has no say
+    common = set.intersection(*(set(t) for _, t in timed)) if timed else set()
     if common:
         size = max(common)
-        return min(zip(fits, timings), key=lambda ft: ft[1][size])[0]
+        return min(timed, key=lambda at: at[1][size])[0]
     return min(fits, key=lambda a: (order.get(a["backend"], 9), a["precision"] != "fp32"))
 
 

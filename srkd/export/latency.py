@@ -54,12 +54,18 @@ def physical_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _uses_cuda(runner: Runner) -> bool:
-    device = getattr(runner, "device", None)
-    if device is not None and torch.device(device).type == "cuda":
-        return True
-    session = getattr(runner, "session", None)
-    return session is not None and "CUDAExecutionProvider" in session.get_providers()
+def _gpu_of(runner: Runner) -> torch.device | None:
+    """The CUDA device a runner computes on (torch, ONNX Runtime's CUDA/TensorRT providers, TensorRT), else None."""
+    device = torch.device(getattr(runner, "device", "cpu"))
+    return device if device.type == "cuda" else None
+
+
+def gpu_name(device: torch.device) -> str:
+    """The GPU's name, or ``CUDA device N`` when torch cannot tell (a CPU build beside onnxruntime-gpu)."""
+    try:
+        return torch.cuda.get_device_name(device)
+    except (AssertionError, RuntimeError):
+        return f"CUDA device {device.index or 0}"
 
 
 def host_info(runner: Runner | None = None) -> dict[str, Any]:
@@ -72,7 +78,8 @@ def host_info(runner: Runner | None = None) -> dict[str, Any]:
         info["threads"] = runner.toolchain().get("threads") or physical_cores()
     else:
         info["threads"] = info["torch_threads"]
-    info["gpu"] = torch.cuda.get_device_name() if runner is not None and _uses_cuda(runner) else None
+    gpu = _gpu_of(runner) if runner is not None else None
+    info["gpu"] = gpu_name(gpu) if gpu is not None else None
     return info
 
 

@@ -24,17 +24,17 @@ INSTALL_HINT = ("install it on a machine with an NVIDIA GPU and a CUDA build of 
                 "(the tensorrt wheels download their libraries from https://pypi.nvidia.com during install)")
 
 
-def require_tensorrt() -> tuple[Any, tuple[int, int]]:
-    """The imported ``tensorrt`` module and this GPU's compute capability; BackendUnavailableError
-    saying what is missing (the package, or a CUDA GPU) otherwise."""
+def require_tensorrt(*, what: str = "--trt") -> tuple[Any, tuple[int, int]]:
+    """The imported ``tensorrt`` module and the current GPU's compute capability; BackendUnavailableError
+    saying what is missing (the package, or a CUDA GPU) otherwise. ``what`` starts the message."""
     try:
         import tensorrt as trt
     except ImportError:
-        raise BackendUnavailableError(f"--trt needs the TensorRT Python package, which is not installed; {INSTALL_HINT}") from None
+        raise BackendUnavailableError(f"{what} needs the TensorRT Python package, which is not installed; {INSTALL_HINT}") from None
     import torch
 
     if not torch.cuda.is_available():
-        raise BackendUnavailableError("--trt needs an NVIDIA GPU visible to torch (torch.cuda.is_available() is False; "
+        raise BackendUnavailableError(f"{what} needs an NVIDIA GPU visible to torch (torch.cuda.is_available() is False; "
                                       f"torch {torch.__version__})")
     return trt, tuple(torch.cuda.get_device_capability())
 
@@ -43,7 +43,8 @@ def _major(trt: Any) -> int:
     return int(str(trt.__version__).split(".")[0])
 
 
-def _network(trt: Any, builder: Any) -> Any:
+def create_network(trt: Any, builder: Any) -> Any:
+    """A strongly typed network definition, the same way on TensorRT 10 and 11."""
     if _major(trt) >= 11:  # strongly typed is the only mode
         return builder.create_network(0)
     return builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
@@ -62,7 +63,7 @@ def build_engine(
     trt, capability = require_tensorrt()
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    network = _network(trt, builder)
+    network = create_network(trt, builder)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
@@ -71,6 +72,8 @@ def build_engine(
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * (1 << 30)))
     config.builder_optimization_level = int(opt_level)
     config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
+    if precision == "fp32" and hasattr(trt.BuilderFlag, "TF32"):  # fp32 parity is held to 60 dB: no TF32 tactics
+        config.clear_flag(trt.BuilderFlag.TF32)
     opt_profile = builder.create_optimization_profile()
     opt_profile.set_shape(input_name, profile.min, profile.opt, profile.max)
     config.add_optimization_profile(opt_profile)

@@ -99,17 +99,19 @@ def _open_onnx(path: Path, *, backend: str, device: str, threads: int | None) ->
         raise CheckpointError(f"{path}: no such ONNX file")
     if backend not in ("auto", "onnxruntime"):
         raise ConfigError(f"{path}: an .onnx file runs on onnxruntime, not {backend}")
-    from srkd.export.runners.ort import OrtRunner
+    import torch
+
+    from srkd.export.runners.ort import OrtRunner, execution_providers
 
     meta = onnx_metadata(path)
     spec = ModelSpec.from_dict(meta)
+    precision = meta.get("precision", "fp32") if meta.get("precision") in PRECISIONS else "fp32"
     providers = None
     if device.startswith("cuda"):
         if "CUDAExecutionProvider" not in _ort_providers():
             raise BackendUnavailableError(f"{path}: onnxruntime has no CUDAExecutionProvider "
-                                          "(pip install onnxruntime-gpu)")
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    precision = meta.get("precision", "fp32") if meta.get("precision") in PRECISIONS else "fp32"
+                                          "(pip install onnxruntime-gpu, alone: not beside onnxruntime)")
+        providers = execution_providers("cuda", precision=precision, device_id=torch.device(device).index or 0)
     return OrtRunner(path, spec=spec, precision=precision, threads=threads, providers=providers)
 
 

@@ -18,6 +18,7 @@ class Runner:
     """Runs float32 NCHW [0, 1] batches through one backend; ``name`` e.g. ``onnxruntime:fp32``."""
 
     backend = "abstract"
+    device: Any = "cpu"  # where the backend computes: "cpu", "cuda:N" (TorchRunner: a torch.device)
 
     def __init__(self, *, spec: ModelSpec, precision: str = "fp32") -> None:
         self.spec = spec
