@@ -21,6 +21,7 @@ from srkd.device import pick_device
 from srkd.distill import distributed
 from srkd.distill import resume as resume_ckpt
 from srkd.distill.config import DistillConfig, save_config
+from srkd.distill.diagnostics import term_grad_norms
 from srkd.distill.ema import EMA
 from srkd.distill.loader import Prefetcher
 from srkd.distill.methods import METHODS
@@ -131,17 +132,33 @@ class Trainer:
         return self.cfg.lr * self.cfg.lr_gamma**passed
 
     def train_step(self, lr_img: torch.Tensor, hr_img: torch.Tensor) -> dict[str, float]:
+        """One iteration: ``method.updates_per_step`` optimizer steps (AugKD's ``two_step``: 2), one EMA update."""
         mf = torch.channels_last if self.prec.channels_last else torch.contiguous_format
         batch = {"lr": lr_img.to(self.device).contiguous(memory_format=mf), "hr": hr_img.to(self.device)}
         for group in self.opt.param_groups:
             group["lr"] = self.lr_at(self.step)
         self.method.train()
-        with self.prec.autocast(self.device):
-            parts = self.step_module(batch)
-        loss = parts["loss"]
+        n = self.method.updates_per_step
         every = self.cfg.term_grads_every
-        if every and (self.step + 1) % every == 0 and self.dist.main and not self.dist.enabled:
-            self.runlog.write({"step": self.step + 1, "term_grad_norms": self._term_grad_norms(parts)})
+        diagnose = every and (self.step + 1) % every == 0 and self.dist.main and not self.dist.enabled
+        logged: dict[str, float] = {}
+        norms: dict[str, float] = {}
+        for phase in range(n):
+            with self.prec.autocast(self.device):
+                parts = self.step_module(batch, phase=phase) if n > 1 else self.step_module(batch)
+            if diagnose:
+                norms.update(term_grad_norms(self.method, parts))
+            self._update(parts["loss"])
+            for k, v in parts.items():
+                logged[k] = logged.get(k, 0.0) + float(v.detach())
+        if diagnose:
+            self.runlog.write({"step": self.step + 1, "term_grad_norms": norms})
+        self.ema.update(self.student)
+        self.step += 1
+        return logged
+
+    def _update(self, loss: torch.Tensor) -> None:
+        """Backward and one optimizer step; a non-finite loss stops the run on every rank."""
         if distributed.any_true(self.dist, not bool(torch.isfinite(loss.detach()))):
             raise TrainingError(f"loss is not finite ({loss.item()}) at step {self.step + 1}; stopped, the last good "
                                 f"checkpoint is kept in {self.out / RESUME_FILE}")
@@ -152,22 +169,6 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
         self.scaler.step(self.opt)  # skips the step when fp16 gradients overflowed
         self.scaler.update()
-        self.ema.update(self.student)
-        self.step += 1
-        return {k: float(v.detach()) for k, v in parts.items()}
-
-    def _term_grad_norms(self, parts: dict[str, torch.Tensor]) -> dict[str, float]:
-        """``weight * ||d part / d student||`` for each weighted loss part (the graph is kept for backward)."""
-        params = [p for p in self.student.parameters() if p.requires_grad]
-        norms = {}
-        for name, weight in self.method.term_weights().items():
-            part = parts.get(name)
-            if part is None or not part.requires_grad or not weight:
-                continue
-            grads = [g for g in torch.autograd.grad(part, params, retain_graph=True, allow_unused=True) if g is not None]
-            if grads:
-                norms[name] = weight * float(torch.linalg.vector_norm(torch.stack([g.float().norm() for g in grads])))
-        return norms
 
     def validate(self) -> float | None:
         """Rank 0 scores the EMA student on the validation folder; the best is saved."""

@@ -30,6 +30,7 @@ class Method(nn.Module):
 
     name = "method"
     needs_teacher = True
+    updates_per_step = 1  # optimizer steps per iteration; >1: forward(batch, phase=0..n-1), a step after each
 
     def __init__(self, *, student: nn.Module, teacher: FrozenTeacher | None) -> None:
         super().__init__()
