@@ -1,0 +1,112 @@
+"""Ctrl-C and SIGTERM, once or any number of times: one clean stop with exit code 130.
+
+The first SIGINT or SIGTERM raises KeyboardInterrupt in the main thread, where each command stops
+cleanly (upscale finishes the writes already running and writes its report; export removes its
+unfinished bundle; distill keeps its last checkpoint). Every later signal is only counted: the clean
+stop the first one started runs to its end instead of being cut short by a second KeyboardInterrupt
+(which used to abort the interpreter mid-cleanup: exit 134, or 143 for a second SIGTERM).
+
+A signal that a shell or ``nohup`` set to be ignored stays ignored.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+from typing import Iterator
+
+log = logging.getLogger(__name__)
+
+EXIT_INTERRUPTED = 130
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class InterruptGuard:
+    """The handler: the first signal raises KeyboardInterrupt, later ones are counted only."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first: int | None = None
+        self.deferring = False
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.count += 1
+        if self.count == 1:
+            self.first = signum
+            if not self.deferring:
+                raise KeyboardInterrupt
+        log.debug("%s again (%d signals): already stopping", signal.Signals(signum).name, self.count)
+
+    @property
+    def interrupted(self) -> bool:
+        return self.count > 0
+
+    def reset(self) -> None:
+        self.count, self.first, self.deferring = 0, None, False
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator["InterruptGuard"]:
+        """Within the block a signal is only counted (``interrupted`` tells afterwards): for the last
+        short steps of a command (writing its report), which must not be cut in half."""
+        self.deferring = True
+        try:
+            yield self
+        finally:
+            self.deferring = False
+
+
+_process_guard: InterruptGuard | None = None
+_active: InterruptGuard | None = None
+
+
+def active_guard() -> InterruptGuard:
+    """The guard of the command running now (a detached one outside a command: tests, the API)."""
+    return _active if _active is not None else InterruptGuard()
+
+
+def install_for_process() -> InterruptGuard:
+    """Install the guard for the rest of the process (the ``srkd`` program itself: no window at exit
+    where a late signal would find Python's default handlers again)."""
+    global _process_guard
+    if _process_guard is None:
+        _process_guard = InterruptGuard()
+        for sig in SIGNALS:
+            if signal.getsignal(sig) is not signal.SIG_IGN:
+                signal.signal(sig, _process_guard)
+    return _process_guard
+
+
+def ignore_from_now() -> None:
+    """The command is over and its exit code decided: later signals are ignored. (Python's shutdown
+    puts back the default handlers of any it handled, and a signal then would kill the process with
+    143, or 130 without its report; an ignored signal stays ignored.)"""
+    for sig in SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def interrupt_guard() -> Iterator[InterruptGuard]:
+    """The process guard when installed, else a guard for the block only (handlers restored after)."""
+    global _active
+    if _process_guard is not None:
+        _process_guard.reset()
+        _active = _process_guard
+        try:
+            yield _process_guard
+        finally:
+            _active = None
+        return
+    guard = InterruptGuard()
+    previous = {}
+    for sig in SIGNALS:
+        current = signal.getsignal(sig)
+        if current is not signal.SIG_IGN:
+            previous[sig] = current
+            signal.signal(sig, guard)
+    _active = guard
+    try:
+        yield guard
+    finally:
+        _active = None
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
