@@ -41,6 +41,7 @@ from srkd.export.parity import SAMPLE_PHOTOS
 from srkd.export.runners import OrtRunner, Runner, TorchRunner
 from srkd.export.runners.ort import available_kinds, execution_providers
 from srkd.models.checkpoint import load_model
+from srkd.models.metadata import parse_spec
 from srkd.models.spec import ModelSpec
 from srkd.zoo import ZOO, zoo_path
 
@@ -93,7 +94,7 @@ class Bundle:
 
     @property
     def spec(self) -> ModelSpec:
-        return ModelSpec.from_dict(self.manifest["model"])
+        return parse_spec(self.manifest["model"], source=f"{self.path / mf.MANIFEST_NAME}: model", hparams=False)
 
     @property
     def artifacts(self) -> list[dict[str, Any]]:
