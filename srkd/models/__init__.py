@@ -73,7 +73,7 @@ def parse_arch_string(text: str, *, scale: int | None = None) -> tuple[str, dict
         hparams.setdefault("scale", scale)
     from srkd.models.metadata import check_student
 
-    return arch.lower(), check_student(arch, hparams)
+    return arch.lower(), check_student(arch, hparams, flag=f"student {text!r}")
 
 
 def describe(model: nn.Module) -> ModelSpec:
