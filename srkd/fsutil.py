@@ -116,3 +116,25 @@ def remove_stale_temps(folder: str | os.PathLike, names: Iterable[str]) -> list[
     """Delete the temp files ``atomic_path`` left beside ``folder/<name>`` when a process was killed
     mid-write (see ``stale_temps``); the targets themselves are never touched. Returns what went."""
     return remove_paths(p for p in stale_temps(folder, names) if p.is_file())
+
+
+def cannot_create(path: str | os.PathLike, exc: OSError) -> str:
+    """Why ``path`` (a folder to make) cannot be created, in words: a file in the way, or the OS's reason."""
+    for parent in [Path(path), *Path(path).parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{parent} is a file, not a folder"
+            break
+    return exc.strerror or type(exc).__name__
+
+
+def creatable(path: str | os.PathLike) -> str | None:
+    """None when the folder ``path`` exists or could be made now; else why not (checked without making it)."""
+    for parent in [Path(path), *Path(path).parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{parent} is a file, not a folder"
+            if not os.access(parent, os.W_OK | os.X_OK):
+                return f"{parent} is not writable"
+            return None
+    return None

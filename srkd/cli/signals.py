@@ -15,6 +15,8 @@ import logging
 import signal
 from typing import Iterator
 
+from srkd import interrupts
+
 log = logging.getLogger(__name__)
 
 EXIT_INTERRUPTED = 130
@@ -27,13 +29,12 @@ class InterruptGuard:
     def __init__(self) -> None:
         self.count = 0
         self.first: int | None = None
-        self.deferring = False
 
     def __call__(self, signum: int, frame: object) -> None:
         self.count += 1
         if self.count == 1:
             self.first = signum
-            if not self.deferring:
+            if not interrupts.hold():  # inside srkd.interrupts.uninterrupted it comes when the step is done
                 raise KeyboardInterrupt
         log.debug("%s again (%d signals): already stopping", signal.Signals(signum).name, self.count)
 
@@ -42,26 +43,10 @@ class InterruptGuard:
         return self.count > 0
 
     def reset(self) -> None:
-        self.count, self.first, self.deferring = 0, None, False
-
-    @contextlib.contextmanager
-    def deferred(self) -> Iterator["InterruptGuard"]:
-        """Within the block a signal is only counted (``interrupted`` tells afterwards): for the last
-        short steps of a command (writing its report), which must not be cut in half."""
-        self.deferring = True
-        try:
-            yield self
-        finally:
-            self.deferring = False
+        self.count, self.first = 0, None
 
 
 _process_guard: InterruptGuard | None = None
-_active: InterruptGuard | None = None
-
-
-def active_guard() -> InterruptGuard:
-    """The guard of the command running now (a detached one outside a command: tests, the API)."""
-    return _active if _active is not None else InterruptGuard()
 
 
 def install_for_process() -> InterruptGuard:
@@ -87,14 +72,9 @@ def ignore_from_now() -> None:
 @contextlib.contextmanager
 def interrupt_guard() -> Iterator[InterruptGuard]:
     """The process guard when installed, else a guard for the block only (handlers restored after)."""
-    global _active
     if _process_guard is not None:
         _process_guard.reset()
-        _active = _process_guard
-        try:
-            yield _process_guard
-        finally:
-            _active = None
+        yield _process_guard
         return
     guard = InterruptGuard()
     previous = {}
@@ -103,10 +83,8 @@ def interrupt_guard() -> Iterator[InterruptGuard]:
         if current is not signal.SIG_IGN:
             previous[sig] = current
             signal.signal(sig, guard)
-    _active = guard
     try:
         yield guard
     finally:
-        _active = None
         for sig, handler in previous.items():
             signal.signal(sig, handler)

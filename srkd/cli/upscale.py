@@ -134,7 +134,6 @@ def _run_local(inputs, *, model, out, backend, device, precision, tile, tile_ove
     from tqdm import tqdm
 
     from srkd.api import load
-    from srkd.cli.signals import active_guard
     from srkd.cli.upscale_out import dry_run as _dry_run, finish as _finish, remove_leftovers as _remove
     from srkd.serve.outputs import check_outputs, leftovers
     from srkd.serve.pipeline import run_batch
@@ -169,10 +168,10 @@ def _run_local(inputs, *, model, out, backend, device, precision, tile, tile_ove
                     bar.write(f"failed: {result.line}", file=stderr)
 
             run_batch(plan, upscaler=upscaler, report=report, options=options, on_result=progress)
-    with active_guard().deferred() as guard:  # the report is written whole, whatever arrives now
+    from srkd.interrupts import uninterrupted
+
+    with uninterrupted():  # the reports are written whole; an interrupt now comes after them (exit 130)
         _finish(report, reports)
-    if guard.interrupted:
-        click.get_current_context().exit(130)
     click.get_current_context().exit(report.exit_code)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from srkd.distill.resume import RESUME_FILE
 from srkd.errors import ConfigError
-from srkd.fsutil import remove_paths, remove_stale_temps
+from srkd.fsutil import cannot_create, creatable, remove_paths, remove_stale_temps
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,9 @@ def check_new_run(out: Path, *, overwrite: bool) -> None:
     """A new run may use ``out`` when it is absent, holds no run, or ``overwrite`` allows replacing one."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out}: exists and is not a folder; expected a run folder (new or empty)")
+    why = creatable(out)
+    if why:
+        raise ConfigError(f"--out {out}: cannot be a run folder ({why})")
     found = existing_run_files(out) if out.is_dir() else []
     if found and not overwrite:
         raise ConfigError(f"--out {out}: already holds a run ({', '.join(found)}); pass --resume {out} to continue "
@@ -42,7 +45,7 @@ def start(out: Path, *, resume: bool, overwrite: bool) -> bool:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"--out {out}: cannot create the run folder ({exc.strerror or exc})") from None
+        raise ConfigError(f"--out {out}: cannot create the run folder ({cannot_create(out, exc)})") from None
     stale = remove_stale_temps(out, RUN_FILES)  # a kill mid-checkpoint leaves its temp file
     if stale:
         log.warning("%s: removed %d unfinished temp file(s) of a killed run: %s", out, len(stale),

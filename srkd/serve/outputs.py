@@ -12,12 +12,8 @@ from pathlib import Path
 from typing import Iterable
 
 from srkd.errors import ConfigError
-from srkd.fsutil import stale_temps
+from srkd.fsutil import cannot_create, stale_temps
 from srkd.serve.plan import Plan
-
-
-def _strerror(exc: OSError) -> str:
-    return exc.strerror or type(exc).__name__
 
 
 def ensure_folder(folder: Path, *, what: str) -> None:
@@ -27,7 +23,7 @@ def ensure_folder(folder: Path, *, what: str) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"{folder}: cannot create the folder for the {what} ({_strerror(exc)})") from None
+        raise ConfigError(f"{folder}: cannot create the folder for the {what} ({cannot_create(folder, exc)})") from None
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ConfigError(f"{folder}: not writable; expected a folder the {what} can be written to")
 
