@@ -58,8 +58,9 @@ def command(bundle: str, sizes: tuple[int, ...], runs: int, warmup: int, batch: 
     from srkd.export.bundle import load_bundle, unrunnable_backends
     from srkd.export.latency import host_info, measure_latency
     from srkd.export.manifest import json_safe
-    from srkd.fsutil import atomic_write_text
+    from srkd.cli.common import check_output_file, write_output
 
+    check_output_file(json_out, flag="--json")
     if threads:
         torch.set_num_threads(threads)
     if not sizes:
@@ -92,4 +93,4 @@ def command(bundle: str, sizes: tuple[int, ...], runs: int, warmup: int, batch: 
     if skipped:
         click.echo(f"skipped: {', '.join(skipped)}")
     if json_out:
-        atomic_write_text(json_out, text + "\n")
+        write_output(json_out, text + "\n", flag="--json")

@@ -54,8 +54,9 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
     from srkd.export.bundle import unrunnable_backends
     from srkd.export.check import check_bundle, record_checks
     from srkd.export.manifest import json_safe
-    from srkd.fsutil import atomic_write_text
+    from srkd.cli.common import check_output_file, write_output
 
+    check_output_file(json_out, flag="--json")
     skip = tuple(unrunnable_backends())
     heat_dir = Path(heatmaps) if heatmaps else Path(bundle) / "check"
     checks = check_bundle(bundle, data=data, images=images, crop=crop or None, sizes=sizes, runs=runs, threads=threads,
@@ -86,7 +87,8 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
     if record:
         click.echo(f"figures recorded in {Path(bundle) / 'manifest.json'}")
     if json_out:
-        atomic_write_text(json_out, json.dumps(json_safe({"bundle": bundle, "artifacts": [c.to_dict() for c in checks]}), indent=2))
+        write_output(json_out, json.dumps(json_safe({"bundle": bundle, "artifacts": [c.to_dict() for c in checks]}), indent=2),
+                     flag="--json")
     failed = [c for c in checks if not c.passed]
     if failed:
         raise ParityError(f"{bundle}: {len(failed)} of {len(checks)} artifacts fail parity: "
