@@ -110,6 +110,8 @@ def decode_image(data: bytes, *, name: str, max_pixels: int | None = DEFAULT_MAX
     icc = im.info.get("icc_profile") or None
     try:
         if _sixteen_bit_colour(im, data):
+            if im.format == "PNG":
+                im.load()  # Pillow decodes it (to 8 bits) first: damage is found here in words, not by libpng's print
             pixels = _decode_cv2(data, name)
         else:
             pixels, icc = _decode_pillow(im, icc, notes, name)
