@@ -67,6 +67,15 @@ def main(verbose: int) -> None:
     """srkd: distil super-resolution networks into small, fast, deployable ones."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbose < 2:  # the libraries' own log lines (Pillow's TIFF complaints...) only with -vv: srkd says it once
+        for handler in logging.getLogger().handlers:
+            if not any(isinstance(f, _SrkdOnly) for f in handler.filters):
+                handler.addFilter(_SrkdOnly())
+
+
+class _SrkdOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name == "srkd" or record.name.startswith("srkd.")
 
 
 def run() -> None:

@@ -41,7 +41,7 @@ def latency_rows(results: list[dict]) -> list[str]:
 @click.option("--batch", type=click.IntRange(1), default=1, show_default=True, help="Images per call.")
 @click.option("--backend", type=click.Choice(["all", "torch", "onnxruntime", "openvino", "tensorrt"]), default="all",
               show_default=True, help="Which artifacts to time (all: those that can run here; TensorRT needs a GPU).")
-@click.option("--threads", type=click.IntRange(1), default=None,
+@click.option("--threads", type=click.IntRange(1, 256), default=None,
               help="CPU threads for torch, ONNX Runtime and OpenVINO (default: their own defaults).")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
               help="Where torch (and ONNX Runtime, with onnxruntime-gpu) run.")

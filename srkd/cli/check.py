@@ -34,7 +34,7 @@ def parity_rows(items: list[tuple[str, dict]]) -> list[str]:
 @click.option("--sizes", default="64,128,256", show_default=True, callback=parse_sizes,
               help="LR sizes for the latency part, comma-separated ('' skips it).")
 @click.option("--runs", type=click.IntRange(1), default=10, show_default=True, help="Timed runs per size.")
-@click.option("--threads", type=click.IntRange(1), default=None,
+@click.option("--threads", type=click.IntRange(1, 256), default=None,
               help="Intra-op threads of every runtime (torch, ONNX Runtime, OpenVINO) [default: their own].")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the figures as JSON here.")
 @click.option("--heatmaps", type=click.Path(file_okay=False), default=None,

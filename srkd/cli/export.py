@@ -86,7 +86,7 @@ def _precisions(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--sizes", default="64,128,256", show_default=True, callback=parse_sizes,
               help="LR sizes to time, comma-separated.")
 @click.option("--runs", type=click.IntRange(1), default=10, show_default=True, help="Timed runs per size.")
-@click.option("--threads", type=click.IntRange(1), default=None,
+@click.option("--threads", type=click.IntRange(1, 256), default=None,
               help="Intra-op threads of every runtime (torch, ONNX Runtime, OpenVINO) [default: their own].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing bundle at --out.")
 def command(student: str, out: str, data: str | None, images: int, crop: int, opset: int, dynamo: bool, simplify: bool,

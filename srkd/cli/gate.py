@@ -34,7 +34,7 @@ def gate_rows(rows: list) -> list[str]:
 @click.option("--images", type=click.IntRange(1), default=None, help="Use the first N images (default: the baseline's, else 3).")
 @click.option("--sizes", default=None, help="LR sizes to time (default: the baseline's, else 64).")
 @click.option("--runs", type=click.IntRange(1), default=None, help="Timed runs per size (default: the baseline's, else 10).")
-@click.option("--threads", type=click.IntRange(1), default=None,
+@click.option("--threads", type=click.IntRange(1, 256), default=None,
               help="CPU threads for torch, ONNX Runtime, OpenVINO and the reference workload (default: the baseline's, else 1).")
 @click.option("--benchmark-json", type=click.Path(dir_okay=False), default=None,
               help="Write github-action-benchmark customSmallerIsBetter JSON here.")

@@ -79,9 +79,9 @@ def _default_io_threads() -> int:
 @click.option("--dry-run", is_flag=True, help="List what would be written or skipped, and stop.")
 @click.option("--shard", "shard_ix", default=None, metavar="I/N", callback=_shard,
               help="Only every N-th file starting at I (0-based), for job arrays.")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
+@click.option("--threads", type=click.IntRange(1, 256), default=None,
               help="Intra-op threads of the runtime (torch, ONNX Runtime, OpenVINO) [default: the runtime's own].")
-@click.option("--io-threads", type=click.IntRange(min=1), default=None, help="Reader and writer threads (each).")
+@click.option("--io-threads", type=click.IntRange(1, 64), default=None, help="Reader and writer threads (each).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the JSON report here. [default: srkd-upscale-report.json in each output folder]")
 @click.option("--ray", "use_ray", is_flag=True,

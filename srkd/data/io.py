@@ -12,11 +12,12 @@ import cv2
 import numpy as np
 import torch
 
-from srkd.data.quiet import captured_stderr
+from srkd.data.quiet import captured_stderr, quiet_opencv
 from srkd.errors import ImageReadError, one_line
 from srkd.fsutil import atomic_path
 
 log = logging.getLogger(__name__)
+quiet_opencv()
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 

@@ -137,7 +137,7 @@ RULES: dict[str, Rule] = {
     "precision": Rule(kind=str, choices=("auto", "fp32", "bf16", "fp16")),
     "seed": Rule(kind=int, lo=0, hi=2**63 - 1),
     "device": Rule(kind=str, choices=("auto", "cpu", "cuda")),
-    "threads": Rule(kind=int, lo=1, hi=1024, optional=True),
+    "threads": Rule(kind=int, lo=1, hi=256, optional=True),
     "val_every": _POS,
     "ckpt_every": _POS,
     "log_every": _POS,

@@ -18,6 +18,7 @@ from srkd.models.spec import FORMAT_VERSION, ModelSpec, SizeReq
 MAX_INT = 4096  # largest integer hyperparameter (widths, depths, sizes); real SR networks stay far below
 MAX_LIST = 64  # longest list hyperparameter (SwinIR's depths / num_heads per stage)
 MAX_FLOAT = 1e6
+MAX_SIDE = 512  # largest size requirement (minimum side, multiple of); real networks ask for 1..64
 SCALES = range(1, 17)
 CHANNELS = range(1, 5)
 
@@ -109,8 +110,8 @@ def parse_spec(meta: Any, *, source: str, hparams: bool = True) -> ModelSpec:
     vr = _field(meta, "value_range", lambda v: isinstance(v, list) and len(v) == 2 and all(map(_is_number, v))
                 and v[0] < v[1], "[low, high] with low < high, e.g. [0, 1] or [0, 255]", source, default=[0.0, 1.0])
     size = _field(meta, "size_req", lambda v: isinstance(v, dict) and set(v) <= {"minimum", "multiple_of"}
-                  and all(_is_int(x) and 1 <= x <= MAX_INT for x in v.values()),
-                  f"{{minimum, multiple_of}} with integers 1..{MAX_INT}", source, default={})
+                  and all(_is_int(x) and 1 <= x <= MAX_SIDE for x in v.values()),
+                  f"{{minimum, multiple_of}} with integers 1..{MAX_SIDE}", source, default={})
     return ModelSpec(arch=arch.lower(), hparams=dict(hp), scale=scale, in_channels=chans[0], out_channels=chans[1],
                      value_range=(float(vr[0]), float(vr[1])), size_req=SizeReq(**size))
 

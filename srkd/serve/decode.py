@@ -25,9 +25,11 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from srkd.data.quiet import captured_stderr, quiet_opencv
 from srkd.errors import ImageReadError
 
 log = logging.getLogger(__name__)
+quiet_opencv()
 
 DEFAULT_MAX_PIXELS = 40_000_000
 ORIENTATION = 0x0112
@@ -149,9 +151,11 @@ def _sixteen_bit_colour(im: Image.Image, data: bytes) -> bool:
 
 
 def _decode_cv2(data: bytes, name: str) -> np.ndarray:
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    with captured_stderr() as said:  # libpng prints its complaint; it becomes the reason instead
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise ImageReadError(f"{name}: corrupt or truncated image data (16-bit decoder failed)")
+        why = f": {said[-1][:120]}" if said else ""
+        raise ImageReadError(f"{name}: corrupt or truncated image data (16-bit decoder failed{why})")
     if img.dtype not in (np.uint8, np.uint16):
         raise ImageReadError(f"{name}: unsupported sample type {img.dtype} (expected 8- or 16-bit)")
     if img.ndim == 3 and img.shape[2] == 4:
