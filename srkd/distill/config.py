@@ -47,7 +47,7 @@ class DistillConfig:
         for name, rule in RULES.items():
             setattr(self, name, rule.check(getattr(self, name), name=name, where=where))
         if not self.data:
-            raise ConfigError("no training data: pass --data DIR (repeatable) or set data in the config file")
+            raise ConfigError("no training data: expected --data DIR (repeatable) or data in the config file")
         from srkd.distill.methods import METHODS
 
         if self.method not in METHODS:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterable
 
 from srkd.errors import ConfigError
-from srkd.fsutil import cannot_create, stale_temps
+from srkd.fsutil import cannot_create, creatable, stale_temps
 from srkd.serve.plan import Plan
 
 
@@ -29,15 +29,22 @@ def ensure_folder(folder: Path, *, what: str) -> None:
 
 
 def check_outputs(plan: Plan, *, reports: Iterable[Path]) -> None:
-    """Every output folder of ``plan`` and the folders of the ``reports`` exist (made now) and are writable."""
-    for folder in plan.out_dirs:
-        ensure_folder(folder, what="outputs (-o)")
-    for job in plan.jobs:
-        if not job.error and not job.skip and job.dst.parent.exists() and not job.dst.parent.is_dir():
-            raise ConfigError(f"{job.dst.parent}: exists and is not a folder; expected the output folder of {job.src}")
+    """Every output folder of ``plan`` and the folders of the ``reports`` exist (made now, after every
+    check passed: a refused run makes no folder) and are writable."""
+    reports = list(reports)
     for report in reports:
         if report.is_dir():
             raise ConfigError(f"--report {report}: is a folder; expected a file name for the JSON report")
+    for folder, what in [*((f, "outputs (-o)") for f in plan.out_dirs), *((r.parent, "report") for r in reports)]:
+        why = creatable(folder)
+        if why:
+            raise ConfigError(f"{folder}: cannot be the folder for the {what} ({why})")
+    for job in plan.jobs:
+        if not job.error and not job.skip and job.dst.parent.exists() and not job.dst.parent.is_dir():
+            raise ConfigError(f"{job.dst.parent}: exists and is not a folder; expected the output folder of {job.src}")
+    for folder in plan.out_dirs:
+        ensure_folder(folder, what="outputs (-o)")
+    for report in reports:
         ensure_folder(report.parent, what="report (--report)")
 
 

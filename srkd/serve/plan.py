@@ -66,8 +66,11 @@ class Naming:
         if unknown:
             raise ConfigError(f"name template {self.template!r}: unknown field(s) {', '.join(sorted(unknown))}; "
                               f"available: {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}")
-        if "/" in self.template or "\\" in self.template or self.template.strip() in ("", ".", ".."):
-            raise ConfigError(f"name template {self.template!r} must give a plain file name (no folders)")
+        if not self.template.strip():
+            raise ConfigError(f"name template {self.template!r} is empty; expected a file name such as {DEFAULT_TEMPLATE}")
+        if "/" in self.template or "\\" in self.template or self.template.strip() in (".", ".."):
+            raise ConfigError(f"name template {self.template!r} must name a plain file (no folders), "
+                              f"e.g. {DEFAULT_TEMPLATE}")
         if self.ext is not None:
             object.__setattr__(self, "ext", normalise_ext(self.ext))
 
@@ -77,7 +80,11 @@ class Naming:
                                     suffix=suffix)
         if name in ("", ".", "..") or "/" in name or "\\" in name:
             raise ConfigError(f"name template {self.template!r} gives {name!r} for {src.name}")
-        normalise_ext(Path(name).suffix or "none")  # the template must end in a writable extension
+        try:  # the template must end in a writable extension
+            normalise_ext(Path(name).suffix or "none")
+        except ConfigError as exc:
+            raise ConfigError(f"name template {self.template!r} gives {name!r}: {exc}; expected a template ending "
+                              "in .{ext} or an image extension") from None
         return name
 
 
