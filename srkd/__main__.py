@@ -1,6 +1,6 @@
 import sys
 
-from srkd.cli.signals import EXIT_INTERRUPTED, ignore_from_now, install_for_process
+from srkd.interrupts import EXIT_INTERRUPTED, ignore_from_now, install_for_process
 
 install_for_process()  # before the imports, so that a signal during start-up already stops cleanly
 try:

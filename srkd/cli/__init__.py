@@ -2,7 +2,7 @@
 
 Exit codes: 0 done; 1 an SrkdError (one line on stderr: expected bad input, named where it was read);
 2 a usage error (click); 3 a batch with failed files (``srkd upscale``); 130 interrupted (Ctrl-C or
-SIGTERM, any number of them: see srkd.cli.signals). Anything else is a bug and keeps its traceback.
+SIGTERM, any number of them: see srkd.interrupts). Anything else is a bug and keeps its traceback.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import sys
 import click
 
 from srkd import __version__
-from srkd.cli.signals import EXIT_INTERRUPTED, interrupt_guard
+from srkd.interrupts import EXIT_INTERRUPTED, interrupt_guard
 from srkd.errors import Interrupted, SrkdError, one_line
 
 
@@ -80,7 +80,7 @@ class _SrkdOnly(logging.Filter):
 
 def run() -> None:
     """The ``srkd`` program: the interrupt guard for the whole process, then the command line."""
-    from srkd.cli.signals import ignore_from_now, install_for_process
+    from srkd.interrupts import ignore_from_now, install_for_process
 
     install_for_process()
     try:

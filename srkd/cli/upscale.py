@@ -172,6 +172,10 @@ def _run_local(inputs, *, model, out, backend, device, precision, tile, tile_ove
 
     with uninterrupted():  # the reports are written whole; an interrupt now comes after them (exit 130)
         _finish(report, reports)
+        if report.interrupted:
+            c = report.counts
+            click.echo(f"srkd: interrupted: upscale stopped after {c['ok']} of {len(plan.jobs)} files; no partial file "
+                       "was left and the report lists every file; rerun the same command to resume", err=True)
     click.get_current_context().exit(report.exit_code)
 
 
