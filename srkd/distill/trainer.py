@@ -37,7 +37,6 @@ from srkd.models.resolve import resolve_model
 
 log = logging.getLogger(__name__)
 RESUME_FILE = resume_ckpt.RESUME_FILE
-RUN_FILES = runfolder.RUN_FILES
 
 
 @dataclasses.dataclass

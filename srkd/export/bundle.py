@@ -34,7 +34,7 @@ from typing import Any, Sequence
 import torch
 
 from srkd.device import pick_device
-from srkd.errors import BackendUnavailableError, CheckpointError, ConfigError, UnknownNameError
+from srkd.errors import BackendUnavailableError, ConfigError, UnknownNameError
 from srkd.export import manifest as mf
 from srkd.export import target
 from srkd.export.parity import SAMPLE_PHOTOS
@@ -43,7 +43,6 @@ from srkd.export.runners.ort import available_kinds, execution_providers
 from srkd.models.checkpoint import load_model
 from srkd.models.metadata import parse_spec
 from srkd.models.spec import ModelSpec
-from srkd.zoo import ZOO, zoo_path
 
 log = logging.getLogger(__name__)
 
@@ -210,14 +209,6 @@ def open_runner(bundle_dir: str | os.PathLike, *, backend: str = "auto", precisi
     return bundle.runner(entry, device=dev, threads=threads)
 
 
-def _student_file(student: str | os.PathLike) -> Path:
-    if Path(student).is_file():
-        return Path(student)
-    if str(student) in ZOO:
-        return zoo_path(str(student))
-    raise CheckpointError(f"{student}: neither a checkpoint file nor a shipped model (shipped: {', '.join(ZOO.names())})")
-
-
 def export_bundle(
     student: str | os.PathLike, out: str | os.PathLike, *, data: str | os.PathLike | None = None, opset: int = 17,
     dynamo: bool = False, overwrite: bool = False, images: int | None = 3, crop: int | None = 256,
@@ -240,7 +231,7 @@ def export_bundle(
         raise ConfigError(f"export: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     opts = ExportOptions(opset=opset, dynamo=dynamo, images=images, crop=crop, latency_sizes=tuple(latency_sizes),
                          latency_runs=latency_runs, threads=threads, **artifacts)
-    src, out = _student_file(student), Path(out)
+    src, out = target.student_file(student), Path(out)
     target.check_target(out, overwrite=overwrite)
     tmp = target.make_workdir(out)
     try:

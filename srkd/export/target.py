@@ -1,4 +1,5 @@
-"""The folder an export writes: checked first, built hidden beside it, renamed into place when done.
+"""What an export reads and writes: the student, and the bundle folder (checked first, built hidden
+beside it, renamed into place when done).
 
 A bundle is built in ``.<name>.<pid>-<hex>.partial/`` beside ``--out`` and renamed onto it only when
 every artifact passed; an existing bundle being replaced waits as ``.<name>.old-<pid>/`` for that
@@ -13,12 +14,23 @@ import secrets
 import shutil
 from pathlib import Path
 
-from srkd.errors import ConfigError
+from srkd.errors import CheckpointError, ConfigError
 from srkd.export.manifest import MANIFEST_NAME
 from srkd.fsutil import cannot_create, pid_alive, remove_paths
 from srkd.interrupts import uninterrupted
 
 log = logging.getLogger(__name__)
+
+
+def student_file(student: str | os.PathLike) -> Path:
+    """The checkpoint file an export starts from: a file, or a shipped model's."""
+    from srkd.zoo import ZOO, zoo_path
+
+    if Path(student).is_file():
+        return Path(student)
+    if str(student) in ZOO:
+        return zoo_path(str(student))
+    raise CheckpointError(f"{student}: neither a checkpoint file nor a shipped model (shipped: {', '.join(ZOO.names())})")
 
 
 def check_target(out: Path, *, overwrite: bool) -> None:

@@ -69,7 +69,7 @@ class Naming:
         if not self.template.strip():
             raise ConfigError(f"name template {self.template!r} is empty; expected a file name such as {DEFAULT_TEMPLATE}")
         if "/" in self.template or "\\" in self.template or self.template.strip() in (".", ".."):
-            raise ConfigError(f"name template {self.template!r} must name a plain file (no folders), "
+            raise ConfigError(f"name template {self.template!r} must give a plain file name (no folders); expected "
                               f"e.g. {DEFAULT_TEMPLATE}")
         if self.ext is not None:
             object.__setattr__(self, "ext", normalise_ext(self.ext))

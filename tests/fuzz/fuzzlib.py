@@ -1,8 +1,7 @@
 """Shared parts of the fuzz suite: example budgets, the memory-limited sandbox, the oracle, tiny inputs.
 
 Budgets: each test asks for ``budget(n)`` examples; the default profile runs ``n`` (the whole fuzz and
-signal suite stays near two minutes on 2 CPU cores), ``--hypothesis-profile=slow`` (or
-``SRKD_FUZZ=slow``) ten times as many.
+signal suite stays near two minutes on 2 CPU cores), ``--hypothesis-profile=slow`` ten times as many.
 
 The oracle (``check``): the command ended in success, or in exactly one ``srkd: error:`` line on stderr
 with exit code 1 that names the file or the field and says what was expected, or in a usage error
@@ -19,21 +18,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
-_common = dict(deadline=None, print_blob=True, derandomize=False,
-               suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                      HealthCheck.data_too_large, HealthCheck.large_base_example])
-settings.register_profile("srkd", max_examples=100, **_common)
-settings.register_profile("slow", max_examples=1000, **_common)
-settings.load_profile(os.environ.get("SRKD_FUZZ", "srkd"))
-
 
 def budget(n: int) -> settings:
-    """``n`` examples in the default profile, scaled with the active profile's max_examples (slow: 10x)."""
+    """``n`` examples in the default profile, scaled with the active profile's max_examples (the profiles
+    are registered in tests/conftest.py: ``srkd``, 100, the default; ``slow``, 1000: ten times as many)."""
     return settings(max_examples=max(1, n * settings.default.max_examples // 100))
 
 
