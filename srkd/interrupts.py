@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import threading
 from typing import Iterator
 
 _depth = 0
@@ -110,6 +111,9 @@ def interrupt_guard() -> Iterator[InterruptGuard]:
         return
     guard = InterruptGuard()
     previous = {}
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield guard
+        return
     for sig in SIGNALS:
         current = signal.getsignal(sig)
         if current is not signal.SIG_IGN:

@@ -89,3 +89,19 @@ def test_the_guard_restores_the_handlers_it_replaced():
     with interrupts.interrupt_guard() as guard:
         assert signal.getsignal(signal.SIGTERM) is guard
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_the_guard_off_the_main_thread_changes_no_handler():
+    import threading
+
+    seen = []
+
+    def work():
+        before = signal.getsignal(signal.SIGINT)
+        with interrupts.interrupt_guard() as guard:
+            seen.append((signal.getsignal(signal.SIGINT) is before, guard.count))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert seen == [(True, 0)]

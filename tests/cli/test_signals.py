@@ -23,7 +23,11 @@ import cv2
 import pytest
 import torch
 
+from click.testing import CliRunner
+
+from srkd.cli import main
 from srkd.data.io import read_image, write_image
+from srkd.export.bundle import export_bundle
 from srkd.models import build_model
 from srkd.models.checkpoint import save_model
 
@@ -184,8 +188,7 @@ def test_export_signals(student, tmp_path):
 
     def burst_over_an_existing_bundle():
         old = tmp_path / "o"
-        made = start(_export(student, "o"), cwd=tmp_path)
-        assert made.wait(timeout=240) == 0
+        export_bundle(student, old, images=1, crop=64, latency_sizes=(16,), latency_runs=1)  # here: no start-up
         before = {p.name: p.read_bytes() for p in old.iterdir()}
         err = during_build("o", BURST, "--overwrite")
         assert {p.name: p.read_bytes() for p in old.iterdir()} == before and "unchanged" in err
@@ -257,9 +260,9 @@ def test_distill_signals(hr, tmp_path):
         assert stop(proc, (KILL,))[0] == -KILL
         left = run / f".resume.pt.{DEAD_PID}.abcd1234.pt.tmp"
         left.write_bytes(b"half a checkpoint")
-        again = start(_distill(hr, "k"), cwd=tmp_path)
-        _, err = again.communicate(timeout=240)
-        assert again.returncode == 1 and "--resume k" in err and "--overwrite" in err and left.exists()
+        again = CliRunner().invoke(main, [str(a) for a in _distill(hr, str(run))])  # here: refused at once
+        assert again.exit_code == 1 and f"--resume {run}" in again.stderr and "--overwrite" in again.stderr
+        assert left.exists()
         done = _resume(run, tmp_path)
         assert done.returncode == 0, done.stderr
         assert not left.exists() and "removed 1 unfinished temp file" in done.stderr
