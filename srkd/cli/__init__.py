@@ -13,8 +13,8 @@ import sys
 import click
 
 from srkd import __version__
-from srkd.interrupts import EXIT_INTERRUPTED, interrupt_guard
 from srkd.errors import Interrupted, SrkdError, one_line
+from srkd.interrupts import EXIT_INTERRUPTED, interrupt_guard
 
 
 # command name -> module in srkd.cli holding ``command``; imported only when that command runs

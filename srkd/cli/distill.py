@@ -74,7 +74,8 @@ def command(config_file, resume, overwrite, method_args, quiet, **flags) -> None
     try:
         trainer = Trainer(cfg, resume=bool(resume), overwrite=overwrite, progress=not quiet)
     except KeyboardInterrupt:
-        raise Interrupted(f"distill stopped while starting, before training; nothing was written to {cfg.out}") from None
+        raise Interrupted(f"distill stopped while starting, before training; nothing was written to "
+                          f"{cfg.out}") from None
     try:
         result = trainer.run()
     except KeyboardInterrupt:

@@ -96,7 +96,8 @@ def _default_io_threads() -> int:
 def command(inputs: tuple[str, ...], model: str, out: str | None, backend: str, device: str, precision: str,
             tile: int | str, tile_overlap: int, batch: int, recursive: bool, ext: str, template: str, quality: int,
             png_level: int, outscale: float | None, alpha: str, max_pixels: int, overwrite: bool, dry_run: bool,
-            shard_ix: tuple[int, int] | None, threads: int | None, io_threads: int | None, report_path: Path | None, use_ray: bool,
+            shard_ix: tuple[int, int] | None, threads: int | None, io_threads: int | None, report_path: Path | None,
+            use_ray: bool,
             ray_address: str | None, ray_actors: int, ray_cpus: float, ray_gpus: float, no_progress: bool) -> None:
     """Upscale image files, folders and globs (INPUT...) with MODEL.
 

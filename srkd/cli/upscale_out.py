@@ -14,7 +14,8 @@ def remove_leftovers(stale: list[Path]) -> list[Path]:
 
     removed = remove_paths(stale)
     if removed:
-        names = ", ".join(one_line(str(p)) for p in removed[:5]) + (f" and {len(removed) - 5} more" if len(removed) > 5 else "")
+        more = f" and {len(removed) - 5} more" if len(removed) > 5 else ""
+        names = ", ".join(one_line(str(p)) for p in removed[:5]) + more
         click.echo(f"removed {len(removed)} unfinished temp file(s) left by an earlier run that was killed: {names}")
     return removed
 

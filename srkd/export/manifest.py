@@ -129,7 +129,8 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
 
 def _bad(source: str, where: str, expected: str, got: Any) -> CheckpointError:
     text = repr(got)
-    return CheckpointError(f"{source}: {where} must be {expected}, got {text if len(text) <= 60 else text[:57] + '...'}")
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    return CheckpointError(f"{source}: {where} must be {expected}, got {shown}")
 
 
 def _check_latency(latency: Any, *, source: str, where: str) -> None:

@@ -30,7 +30,8 @@ def student_file(student: str | os.PathLike) -> Path:
         return Path(student)
     if str(student) in ZOO:
         return zoo_path(str(student))
-    raise CheckpointError(f"{student}: neither a checkpoint file nor a shipped model (shipped: {', '.join(ZOO.names())})")
+    raise CheckpointError(f"{student}: neither a checkpoint file nor a shipped model "
+                          f"(shipped: {', '.join(ZOO.names())})")
 
 
 def check_target(out: Path, *, overwrite: bool) -> None:

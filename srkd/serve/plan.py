@@ -67,7 +67,8 @@ class Naming:
             raise ConfigError(f"name template {self.template!r}: unknown field(s) {', '.join(sorted(unknown))}; "
                               f"available: {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}")
         if not self.template.strip():
-            raise ConfigError(f"name template {self.template!r} is empty; expected a file name such as {DEFAULT_TEMPLATE}")
+            raise ConfigError(f"name template {self.template!r} is empty; expected a file name such as "
+                              f"{DEFAULT_TEMPLATE}")
         if "/" in self.template or "\\" in self.template or self.template.strip() in (".", ".."):
             raise ConfigError(f"name template {self.template!r} must give a plain file name (no folders); expected "
                               f"e.g. {DEFAULT_TEMPLATE}")

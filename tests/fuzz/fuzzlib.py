@@ -34,7 +34,8 @@ def budget(n: int) -> settings:
 EXPECT = re.compile(r"expected|must be|must name|needs|lacks|not a |no such|unknown|unsupported|over the|refus|"
                     r"cannot|already|does not|do not|not readable|empty file|not writable|is a folder|is a file|"
                     r"not valid|not among|no baseline|regression|differ|is not|no .* (found|folder|files)|"
-                    r"would (leave|overwrite)|disagree|give one of|missing|smaller than", re.I)
+                    r"would (leave|overwrite)|disagree|give one of|missing|smaller than|supports|accepted|available",
+                    re.I)
 LOG_LINE = re.compile(r"^(WARNING|INFO|DEBUG) srkd[.\w]*: ")
 
 
