@@ -41,7 +41,7 @@ def latency_rows(results: list[dict]) -> list[str]:
 @click.option("--batch", type=click.IntRange(1), default=1, show_default=True, help="Images per call.")
 @click.option("--backend", type=click.Choice(["all", "torch", "onnxruntime", "openvino", "tensorrt"]), default="all",
               show_default=True, help="Which artifacts to time (all: those that can run here; TensorRT needs a GPU).")
-@click.option("--threads", type=click.IntRange(1), default=None,
+@click.option("--threads", type=click.IntRange(1, 256), default=None,
               help="CPU threads for torch, ONNX Runtime and OpenVINO (default: their own defaults).")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True,
               help="Where torch (and ONNX Runtime, with onnxruntime-gpu) run.")
@@ -59,8 +59,9 @@ def command(bundle: str, sizes: tuple[int, ...], runs: int, warmup: int, batch: 
     from srkd.export.bundle import load_bundle, unrunnable_backends
     from srkd.export.latency import host_info, measure_latency
     from srkd.export.manifest import json_safe
-    from srkd.fsutil import atomic_write_text
+    from srkd.cli.common import check_output_file, write_output
 
+    check_output_file(json_out, flag="--json")
     if threads:
         torch.set_num_threads(threads)
     if not sizes:
@@ -100,4 +101,4 @@ def command(bundle: str, sizes: tuple[int, ...], runs: int, warmup: int, batch: 
     for line in skipped:
         click.echo(f"skipped: {line}")
     if json_out:
-        atomic_write_text(json_out, text + "\n")
+        write_output(json_out, text + "\n", flag="--json")

@@ -34,7 +34,7 @@ def parity_rows(items: list[tuple[str, dict]]) -> list[str]:
 @click.option("--sizes", default="64,128,256", show_default=True, callback=parse_sizes,
               help="LR sizes for the latency part, comma-separated ('' skips it).")
 @click.option("--runs", type=click.IntRange(1), default=10, show_default=True, help="Timed runs per size.")
-@click.option("--threads", type=click.IntRange(1), default=None,
+@click.option("--threads", type=click.IntRange(1, 256), default=None,
               help="Intra-op threads of every runtime (torch, ONNX Runtime, OpenVINO) [default: their own].")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the figures as JSON here.")
 @click.option("--heatmaps", type=click.Path(file_okay=False), default=None,
@@ -54,8 +54,9 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
     from srkd.export.bundle import unrunnable_backends
     from srkd.export.check import check_bundle, record_checks
     from srkd.export.manifest import json_safe
-    from srkd.fsutil import atomic_write_text
+    from srkd.cli.common import check_output_file, write_output
 
+    check_output_file(json_out, flag="--json")
     heat_dir = Path(heatmaps) if heatmaps else Path(bundle) / "check"
     every = check_bundle(bundle, data=data, images=images, crop=crop or None, sizes=sizes, runs=runs, threads=threads,
                          heatmaps=heat_dir, skip=unrunnable_backends())
@@ -83,7 +84,8 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
     if record:
         click.echo(f"figures recorded in {Path(bundle) / 'manifest.json'}")
     if json_out:
-        atomic_write_text(json_out, json.dumps(json_safe({"bundle": bundle, "artifacts": [c.to_dict() for c in every]}), indent=2))
+        write_output(json_out, json.dumps(json_safe({"bundle": bundle, "artifacts": [c.to_dict() for c in every]}), indent=2),
+                     flag="--json")
     failed = [c for c in checks if not c.passed]
     if failed:
         raise ParityError(f"{bundle}: {len(failed)} of {len(checks)} artifacts fail parity: "

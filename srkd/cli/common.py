@@ -32,4 +32,33 @@ input_range_option = click.option(
          "(default: read from the file, else guessed by trying both on a photo).",
 )
 
-__all__ = ["device_option", "input_range_option", "pick_device"]
+def check_output_file(path: str | None, *, flag: str) -> None:
+    """Before the work: ``path`` (an output file a flag names) can be written, else one ConfigError line."""
+    from pathlib import Path
+
+    from srkd.errors import ConfigError
+    from srkd.fsutil import creatable
+
+    if not path or path == "-":
+        return
+    if Path(path).is_dir():
+        raise ConfigError(f"{flag} {path}: is a folder; expected a file name to write")
+    why = creatable(Path(path).parent)
+    if why:
+        raise ConfigError(f"{flag} {path}: cannot be written ({why})")
+
+
+def write_output(path: str, text: str, *, flag: str) -> None:
+    """Write an output file a flag names, atomically; an OS refusal is one ConfigError line naming it."""
+    from pathlib import Path
+
+    from srkd.errors import ConfigError
+    from srkd.fsutil import atomic_write_text, cannot_create
+
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise ConfigError(f"{flag} {path}: cannot write ({cannot_create(Path(path).parent, exc)})") from None
+
+
+__all__ = ["check_output_file", "device_option", "input_range_option", "pick_device", "write_output"]

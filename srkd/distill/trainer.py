@@ -20,6 +20,7 @@ from srkd.data.dataset import HRFolderDataset
 from srkd.device import pick_device
 from srkd.distill import distributed
 from srkd.distill import resume as resume_ckpt
+from srkd.distill import runfolder
 from srkd.distill.config import DistillConfig, save_config
 from srkd.distill.diagnostics import term_grad_norms
 from srkd.distill.ema import EMA
@@ -30,15 +31,13 @@ from srkd.distill.runlog import RunLog
 from srkd.distill.teacher import FrozenTeacher
 from srkd.errors import TrainingError
 from srkd.evaluate import evaluate
-from srkd.fsutil import atomic_write_text, remove_stale_temps
+from srkd.fsutil import atomic_write_text
 from srkd.models import build_model, parse_arch_string
 from srkd.models.checkpoint import save_model
 from srkd.models.resolve import resolve_model
 
 log = logging.getLogger(__name__)
 RESUME_FILE = resume_ckpt.RESUME_FILE
-RUN_FILES = (RESUME_FILE, "student_best.safetensors", "student_last.safetensors", "log.jsonl", "config.yaml",
-             "curves.png", "summary.json")
 
 
 @dataclasses.dataclass
@@ -55,12 +54,19 @@ class TrainResult:
 
 
 class Trainer:
-    """Builds student, teacher, method and data from a config, then runs and checkpoints."""
+    """Builds student, teacher, method and data from a config (writing nothing), then runs and checkpoints.
 
-    def __init__(self, cfg: DistillConfig, *, resume: bool = False, progress: bool = True) -> None:
+    A new run refuses a folder holding one unless ``overwrite``; ``resume`` continues it. See runfolder.
+    """
+
+    def __init__(self, cfg: DistillConfig, *, resume: bool = False, overwrite: bool = False,
+                 progress: bool = True) -> None:
         self.cfg = cfg.validate()
         self.out = Path(cfg.out)
+        self.resume, self.overwrite = resume, overwrite
         self.dist, self.device = distributed.init(pick_device(cfg.device))
+        if not resume and self.dist.main:
+            runfolder.check_new_run(self.out, overwrite=overwrite)
         self.progress = progress and self.dist.main
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -85,26 +91,33 @@ class Trainer:
         self.step_module = self._wrap()
         torch.manual_seed(cfg.seed + 1_000_003 * self.dist.rank)  # per-rank randomness inside methods
         self.step, self.best_psnr, self.last_psnr = 0, None, None
+        self.saved_step: int | None = None  # the step of the last checkpoint written or resumed from
         self.runlog = RunLog(self.out / "log.jsonl")
         data_state = None
         if resume:
             data_state = resume_ckpt.load(self, saved)
-            if self.dist.main:
-                stale = remove_stale_temps(self.out, RUN_FILES)  # a kill mid-checkpoint leaves its temp file
-                if stale:
-                    log.warning("%s: removed %d unfinished temp file(s) of the killed run: %s", self.out, len(stale),
-                                ", ".join(p.name for p in stale))
-                self.runlog.truncate_after(self.step)
-            log.info("resumed %s at step %d", self.out, self.step)
-        elif self.dist.main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            self.runlog.path.unlink(missing_ok=True)
-        if self.dist.main:
-            save_config(cfg, self.out / "config.yaml")
+            self.saved_step = self.step
         self.data = HRFolderDataset(cfg.data, scale=cfg.scale, patch=cfg.patch, progress=self.progress)
         self.loader = Prefetcher(self.data, batch=cfg.batch, seed=(cfg.seed, self.dist.rank), state=data_state)
+        self._started = False
+        self._created = False
         log.info("precision %s (%s), device %s, %d training images, world size %d", self.prec.name,
                  self.prec.reason, self.device, len(self.data), self.dist.world)
+
+    def _start_writing(self) -> None:
+        """The first write to the run folder: made ready (see runfolder.start), the config saved."""
+        if self._started:
+            return
+        self._started = True
+        if self.dist.main:
+            self._created = runfolder.start(self.out, resume=self.resume, overwrite=self.overwrite)
+            if self.resume:
+                self.runlog.truncate_after(self.step)
+                log.info("resumed %s at step %d", self.out, self.step)
+            else:
+                self.runlog.path.unlink(missing_ok=True)
+            save_config(self.cfg, self.out / "config.yaml")
+        distributed.barrier(self.dist)
 
     def _resolve_precision(self, saved: dict | None) -> Precision:
         """``--precision auto`` on a CPU with bf16 units times the student's step both ways (every rank
@@ -160,8 +173,9 @@ class Trainer:
     def _update(self, loss: torch.Tensor) -> None:
         """Backward and one optimizer step; a non-finite loss stops the run on every rank."""
         if distributed.any_true(self.dist, not bool(torch.isfinite(loss.detach()))):
-            raise TrainingError(f"loss is not finite ({loss.item()}) at step {self.step + 1}; stopped, the last good "
-                                f"checkpoint is kept in {self.out / RESUME_FILE}")
+            kept = (f"the last good checkpoint (step {self.saved_step}) is kept in {self.out / RESUME_FILE}"
+                    if self.saved_step is not None else "no checkpoint had been written, so nothing was kept")
+            raise TrainingError(f"loss is not finite ({loss.item()}) at step {self.step + 1}; stopped, {kept}")
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()  # fp16: scaled so small gradients survive; else unchanged
         if self.cfg.grad_clip:
@@ -193,6 +207,7 @@ class Trainer:
         if self.dist.main:
             save_model(self.out / "student_last.safetensors", self.ema.model, provenance=self.provenance())
         resume_ckpt.save(self)
+        self.saved_step = self.step
         if self.dist.main:
             self.runlog.plot(self.out / "curves.png")
 
@@ -210,6 +225,7 @@ class Trainer:
         """Train to ``cfg.steps`` (or stop after step ``until`` without a checkpoint, as a killed run would)."""
         cfg = self.cfg
         stop = min(cfg.steps, until) if until else cfg.steps
+        self._start_writing()
         start_step, t0 = self.step, time.perf_counter()
         bar = tqdm(total=cfg.steps, initial=self.step, desc="distill", disable=None if self.progress else True, dynamic_ncols=True)  # None: off when not a terminal
         acc: dict[str, float] = {}
@@ -228,6 +244,10 @@ class Trainer:
                         bar.set_postfix(loss=bar.postfix, val=f"{psnr:.2f}")
                 if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
                     self.save_checkpoint()
+        except BaseException:
+            if self.saved_step is None and self.dist.main:  # nothing to resume: leave nothing behind
+                runfolder.discard(self.out, created=self._created)
+            raise
         finally:
             bar.close()
             self.loader.close()

@@ -21,14 +21,13 @@ after checking every artifact's SHA-256.
 
 Making one: ``export_bundle(student, out, data=..., int8=True, ...)`` (srkd.export.build) writes the
 artifacts in a hidden folder beside ``out`` and renames it into place only when every artifact
-passed: a refused export leaves no bundle behind.
+passed: a refused or interrupted export leaves no bundle behind (srkd.export.target).
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
 import os
-import secrets
 import shutil
 from pathlib import Path
 from typing import Any, Sequence
@@ -36,14 +35,15 @@ from typing import Any, Sequence
 import torch
 
 from srkd.device import pick_device
-from srkd.errors import BackendUnavailableError, CheckpointError, ConfigError, UnknownNameError
+from srkd.errors import BackendUnavailableError, ConfigError, UnknownNameError
 from srkd.export import manifest as mf
+from srkd.export import target
 from srkd.export.parity import SAMPLE_PHOTOS
 from srkd.export.runners import OrtRunner, Runner, TorchRunner
 from srkd.export.runners.ort import available_kinds, execution_providers, gpu_tag, ort_trt_cache_dir
 from srkd.models.checkpoint import load_model
+from srkd.models.metadata import parse_spec
 from srkd.models.spec import ModelSpec
-from srkd.zoo import ZOO, zoo_path
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class Bundle:
 
     @property
     def spec(self) -> ModelSpec:
-        return ModelSpec.from_dict(self.manifest["model"])
+        return parse_spec(self.manifest["model"], source=f"{self.path / mf.MANIFEST_NAME}: model", hparams=False)
 
     @property
     def artifacts(self) -> list[dict[str, Any]]:
@@ -213,40 +213,6 @@ def open_runner(bundle_dir: str | os.PathLike, *, backend: str = "auto", precisi
     return bundle.runner(entry, device=dev, threads=threads)
 
 
-def _student_file(student: str | os.PathLike) -> Path:
-    if Path(student).is_file():
-        return Path(student)
-    if str(student) in ZOO:
-        return zoo_path(str(student))
-    raise CheckpointError(f"{student}: neither a checkpoint file nor a shipped model (shipped: {', '.join(ZOO.names())})")
-
-
-def _check_target(out: Path, overwrite: bool) -> None:
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise ConfigError(f"{out}: exists and is not a folder; expected a new or existing bundle folder")
-    if not overwrite:
-        raise ConfigError(f"{out}: already exists; pass --overwrite (overwrite=True) to replace it")
-    if any(out.iterdir()) and not (out / mf.MANIFEST_NAME).is_file():
-        raise ConfigError(f"{out}: exists and is not a bundle (no {mf.MANIFEST_NAME}); refusing to replace it")
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    try:
-        os.replace(tmp, out)
-    except OSError:
-        if old is not None:
-            os.replace(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def export_bundle(
     student: str | os.PathLike, out: str | os.PathLike, *, data: str | os.PathLike | None = None, opset: int = 17,
     dynamo: bool = False, overwrite: bool = False, images: int | None = 3, crop: int | None = 256,
@@ -269,14 +235,12 @@ def export_bundle(
         raise ConfigError(f"export: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     opts = ExportOptions(opset=opset, dynamo=dynamo, images=images, crop=crop, latency_sizes=tuple(latency_sizes),
                          latency_runs=latency_runs, threads=threads, **artifacts)
-    src, out = _student_file(student), Path(out)
-    _check_target(out, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.{os.getpid()}-{secrets.token_hex(4)}.partial"
-    tmp.mkdir()  # not mkdtemp: its 0700 mode would stick to the finished bundle
+    src, out = target.student_file(student), Path(out)
+    target.check_target(out, overwrite=overwrite)
+    tmp = target.make_workdir(out)
     try:
         manifest = build_into(src, tmp, out, data=data, opts=opts)
-        _move_into_place(tmp, out)
+        target.move_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     files = dict.fromkeys(a["file"] for a in manifest["artifacts"])

@@ -121,22 +121,81 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path}: missing; not a bundle (expected a folder made by `srkd export`)")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: not readable JSON ({exc})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{path}: not readable JSON ({type(exc).__name__}: {exc})") from None
+    check_manifest(manifest, source=str(path))
+    return manifest
+
+
+def _bad(source: str, where: str, expected: str, got: Any) -> CheckpointError:
+    text = repr(got)
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    return CheckpointError(f"{source}: {where} must be {expected}, got {shown}")
+
+
+def _check_latency(latency: Any, *, source: str, where: str) -> None:
+    if not isinstance(latency, dict):
+        raise _bad(source, where, "an object (cpu, gpu, threads, sizes)", latency)
+    sizes = latency.get("sizes", [])
+    if not isinstance(sizes, list):
+        raise _bad(source, f"{where}.sizes", "a list of {size, p50_ms, ...}", sizes)
+    for s in sizes:
+        ok = isinstance(s, dict) and isinstance(s.get("size"), int) and not isinstance(s.get("size"), bool)
+        p50 = s.get("p50_ms") if isinstance(s, dict) else None
+        if not ok or not (p50 is None or (isinstance(p50, (int, float)) and not isinstance(p50, bool))):
+            raise _bad(source, f"{where}.sizes[]", "{size: integer, p50_ms: number, ...}", s)
+
+
+def _check_artifact(art: Any, i: int, *, source: str) -> None:
+    if not isinstance(art, dict):
+        raise _bad(source, f"artifact #{i}", "an object (file, sha256, backend, precision, ...)", art)
+    missing = [k for k in ARTIFACT_KEYS if k not in art]
+    if missing:
+        raise CheckpointError(f"{source}: artifact #{i} lacks {', '.join(missing)}")
+    if not isinstance(art["file"], str) or not art["file"]:
+        raise _bad(source, f"artifact #{i} file", "a file name inside the bundle", art["file"])
+    if not isinstance(art["sha256"], str):
+        raise _bad(source, f"artifact {art['file']} sha256", "a hex digest", art["sha256"])
+    if art["backend"] not in BACKENDS or art["precision"] not in PRECISIONS:
+        raise CheckpointError(f"{source}: artifact {art['file']}: backend/precision {art['backend']!r}/"
+                              f"{art['precision']!r} not among {BACKENDS} / {PRECISIONS}")
+    for key in ("toolchain", "parity", "options", "check"):
+        if art.get(key) is not None and not isinstance(art[key], dict):
+            raise _bad(source, f"artifact {art['file']} {key}", "an object", art[key])
+    check = art.get("check") or {}
+    if not isinstance(check.get("parity") or {}, dict):
+        raise _bad(source, f"artifact {art['file']} check.parity", "an object", check["parity"])
+    for where, block in (("parity", art.get("parity") or {}), ("check.parity", check.get("parity") or {})):
+        if not isinstance(block.get("passed", True), bool):
+            raise _bad(source, f"artifact {art['file']} {where}.passed", "true or false", block["passed"])
+    _check_latency(art["latency"] or {}, source=source, where=f"artifact {art['file']} latency")
+    if check.get("latency") is not None:
+        _check_latency(check["latency"], source=source, where=f"artifact {art['file']} check.latency")
+    companions = art.get("companions", [])
+    if not isinstance(companions, list) or not all(isinstance(c, dict) and isinstance(c.get("file"), str)
+                                                   and isinstance(c.get("sha256"), str) for c in companions):
+        raise _bad(source, f"artifact {art['file']} companions", "a list of {file, sha256}", companions)
+
+
+def check_manifest(manifest: Any, *, source: str) -> None:
+    """Every part of a manifest that srkd reads has the type it expects; CheckpointError naming the part."""
+    from srkd.models.metadata import parse_spec
+
     if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
         found = manifest.get("format_version") if isinstance(manifest, dict) else type(manifest).__name__
-        raise CheckpointError(f"{path}: format_version {found!r}, expected {FORMAT_VERSION}")
+        raise CheckpointError(f"{source}: format_version {found!r}, expected {FORMAT_VERSION}")
     for key in ("model", "artifacts"):
         if key not in manifest:
-            raise CheckpointError(f"{path}: no {key!r} entry (expected keys format_version, model, artifacts)")
+            raise CheckpointError(f"{source}: no {key!r} entry (expected keys format_version, model, artifacts)")
+    parse_spec(manifest["model"], source=f"{source}: model", hparams=False)
+    if not isinstance(manifest["artifacts"], list) or not manifest["artifacts"]:
+        raise _bad(source, "artifacts", "a non-empty list", manifest["artifacts"])
     for i, art in enumerate(manifest["artifacts"]):
-        missing = [k for k in ARTIFACT_KEYS if k not in art]
-        if missing:
-            raise CheckpointError(f"{path}: artifact #{i} lacks {', '.join(missing)}")
-        if art["backend"] not in BACKENDS or art["precision"] not in PRECISIONS:
-            raise CheckpointError(f"{path}: artifact {art['file']}: backend/precision {art['backend']}/"
-                                  f"{art['precision']} not among {BACKENDS} / {PRECISIONS}")
-    return manifest
+        _check_artifact(art, i, source=source)
+    export = manifest.get("export") or {}
+    flags = export.get("flags", []) if isinstance(export, dict) else export
+    if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
+        raise _bad(source, "export.flags", "a list of command-line flags", flags)
 
 
 def verify_artifact(folder: str | os.PathLike, entry: dict[str, Any]) -> Path:

@@ -14,10 +14,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from srkd.errors import BackendUnavailableError, CheckpointError, ConfigError
+from srkd.errors import BackendUnavailableError, CheckpointError, ConfigError, one_line
 from srkd.export.manifest import MANIFEST_NAME as MANIFEST
 from srkd.export.runners.base import Runner
-from srkd.models.spec import ModelSpec
+from srkd.models.metadata import parse_spec
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +82,19 @@ def onnx_metadata(path: Path) -> dict[str, Any]:
     try:
         proto = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError and friends
-        why = str(exc).strip()[:200] or type(exc).__name__
+        why = one_line(str(exc).strip(), limit=200) or type(exc).__name__
         raise CheckpointError(f"{path}: not a readable ONNX file ({why})") from None
     props = {p.key: p.value for p in proto.metadata_props}
     if "srkd" not in props:
         raise CheckpointError(f"{path}: an ONNX file without srkd metadata (key 'srkd'), so its scale and size "
                               "requirements are unknown; pass the bundle folder or re-export it with `srkd export`")
     try:
-        return json.loads(props["srkd"])
-    except json.JSONDecodeError:
-        raise CheckpointError(f"{path}: the ONNX metadata key 'srkd' does not hold JSON") from None
+        meta = json.loads(props["srkd"])
+    except (json.JSONDecodeError, RecursionError):
+        raise CheckpointError(f"{path}: the ONNX metadata key 'srkd' does not hold JSON (expected the object srkd "
+                              "export writes: arch, hparams, scale, ...)") from None
+    parse_spec(meta, source=f"{path} (ONNX metadata)", hparams=False)
+    return meta
 
 
 def _open_onnx(path: Path, *, backend: str, device: str, threads: int | None) -> Runner:
@@ -104,7 +107,7 @@ def _open_onnx(path: Path, *, backend: str, device: str, threads: int | None) ->
     from srkd.export.runners.ort import OrtRunner, execution_providers
 
     meta = onnx_metadata(path)
-    spec = ModelSpec.from_dict(meta)
+    spec = parse_spec(meta, source=f"{path} (ONNX metadata)", hparams=False)
     precision = meta.get("precision", "fp32") if meta.get("precision") in PRECISIONS else "fp32"
     providers = None
     if device.startswith("cuda"):
