@@ -84,3 +84,14 @@ def any_true(info: DistInfo, flag: bool) -> bool:
 def shutdown(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def wrap(module: torch.nn.Module, info: DistInfo, device: torch.device, *, find_unused: bool) -> torch.nn.Module:
+    """``module`` in DistributedDataParallel under torchrun (``find_unused``: some parameters may get no
+    gradient in a step), else ``module`` itself."""
+    if not info.enabled:
+        return module
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=find_unused)

@@ -1,12 +1,13 @@
-"""The run folder's JSONL log and its PNG plot of loss and validation curves."""
+"""The run folder's records: the JSONL log, its PNG plot of loss and validation curves, and ``summary.json``."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from srkd.fsutil import atomic_save
+from srkd.fsutil import atomic_save, atomic_write_text
 
 
 class RunLog:
@@ -53,3 +54,23 @@ class RunLog:
         fig.tight_layout()
         atomic_save(path, lambda tmp: fig.savefig(tmp, format="png", dpi=90))
         plt.close(fig)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    out: Path
+    steps: int
+    best_psnr: float | None
+    last_psnr: float | None
+    precision: str
+    sec_per_step: float
+    data_wait_share: float
+    world_size: int = 1
+    effective_batch: int = 0
+
+
+def write_summary(path: str | os.PathLike, result: TrainResult, *, precision_reason: str) -> None:
+    """``summary.json``: the result's fields plus why the precision was chosen."""
+    summary = {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(result).items()}
+    summary["precision_reason"] = precision_reason
+    atomic_write_text(path, json.dumps(summary, indent=2))

@@ -5,14 +5,13 @@ holds the student and any trainable helpers; the frozen teacher is simply replic
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
+import math
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from srkd import __version__
@@ -24,12 +23,12 @@ from srkd.distill.config import DistillConfig, save_config
 from srkd.distill.ema import EMA
 from srkd.distill.loader import Prefetcher
 from srkd.distill.methods import METHODS
-from srkd.distill.precision import Precision, measure_cpu_speedup, resolve_precision
-from srkd.distill.runlog import RunLog
+from srkd.distill.precision import measure_cpu_speedup, precision_for_run
+from srkd.distill.runlog import RunLog, TrainResult, write_summary
 from srkd.distill.teacher import FrozenTeacher
 from srkd.errors import TrainingError
 from srkd.evaluate import evaluate
-from srkd.fsutil import atomic_write_text, remove_stale_temps
+from srkd.fsutil import remove_stale_temps
 from srkd.models import build_model, parse_arch_string
 from srkd.models.checkpoint import save_model
 from srkd.models.resolve import resolve_model
@@ -38,19 +37,6 @@ log = logging.getLogger(__name__)
 RESUME_FILE = resume_ckpt.RESUME_FILE
 RUN_FILES = (RESUME_FILE, "student_best.safetensors", "student_last.safetensors", "log.jsonl", "config.yaml",
              "curves.png", "summary.json")
-
-
-@dataclasses.dataclass
-class TrainResult:
-    out: Path
-    steps: int
-    best_psnr: float | None
-    last_psnr: float | None
-    precision: str
-    sec_per_step: float
-    data_wait_share: float
-    world_size: int = 1
-    effective_batch: int = 0
 
 
 class Trainer:
@@ -67,7 +53,12 @@ class Trainer:
         arch, hp = parse_arch_string(cfg.student, scale=cfg.scale)
         self.student = build_model(arch, hp).to(self.device)
         saved = resume_ckpt.read(self.out) if resume else None
-        self.prec = self._resolve_precision(saved)
+        measure = None
+        if cfg.precision == "auto" and self.device.type == "cpu":  # every rank follows rank 0's figure
+            def measure() -> float:
+                mine = measure_cpu_speedup(self.student, batch=cfg.batch, patch=cfg.patch)
+                return float(distributed.all_gather(self.dist, mine)[0])
+        self.prec = precision_for_run(cfg.precision, self.device, saved=saved, measure=measure)
         teacher = None
         if METHODS.get(cfg.method).needs_teacher:
             tmodel, _ = resolve_model(cfg.teacher, scale=cfg.scale)
@@ -80,13 +71,14 @@ class Trainer:
         self.params = list(self.student.parameters()) + self.method.helper_parameters()
         self.opt = torch.optim.Adam(self.params, lr=cfg.lr, betas=(0.9, 0.99))
         self.ema = EMA(self.student, decay=cfg.ema_decay)
-        self.step_module = self._wrap()
+        self.step_module = distributed.wrap(self.method, self.dist, self.device,
+                                            find_unused=bool(self.method.helper_parameters()))
         torch.manual_seed(cfg.seed + 1_000_003 * self.dist.rank)  # per-rank randomness inside methods
         self.step, self.best_psnr, self.last_psnr = 0, None, None
         self.runlog = RunLog(self.out / "log.jsonl")
-        data_state = None
+        self.data_position: str | None = None  # where this rank's data stream continues (set by load_state_dict)
         if resume:
-            data_state = resume_ckpt.load(self, saved)
+            self.load_state_dict(saved)
             if self.dist.main:
                 stale = remove_stale_temps(self.out, RUN_FILES)  # a kill mid-checkpoint leaves its temp file
                 if stale:
@@ -100,29 +92,9 @@ class Trainer:
         if self.dist.main:
             save_config(cfg, self.out / "config.yaml")
         self.data = HRFolderDataset(cfg.data, scale=cfg.scale, patch=cfg.patch, progress=self.progress)
-        self.loader = Prefetcher(self.data, batch=cfg.batch, seed=(cfg.seed, self.dist.rank), state=data_state)
+        self.loader = Prefetcher(self.data, batch=cfg.batch, seed=(cfg.seed, self.dist.rank), state=self.data_position)
         log.info("precision %s (%s), device %s, %d training images, world size %d", self.prec.name,
                  self.prec.reason, self.device, len(self.data), self.dist.world)
-
-    def _resolve_precision(self, saved: dict | None) -> Precision:
-        """``--precision auto`` on a CPU with bf16 units times the student's step both ways (every rank
-        follows rank 0's figure); a resumed run (``saved``: its resume checkpoint) keeps its precision."""
-        cfg = self.cfg
-        if cfg.precision == "auto" and isinstance((saved or {}).get("precision"), str):
-            chosen = resolve_precision(saved["precision"], self.device)
-            return dataclasses.replace(chosen, reason="auto, as chosen when the run started (kept on resume)")
-        measure = None
-        if cfg.precision == "auto" and self.device.type == "cpu":
-            def measure() -> float:
-                mine = measure_cpu_speedup(self.student, batch=cfg.batch, patch=cfg.patch)
-                return float(distributed.all_gather(self.dist, mine)[0])
-        return resolve_precision(cfg.precision, self.device, measure=measure)
-
-    def _wrap(self) -> torch.nn.Module:
-        if not self.dist.enabled:
-            return self.method
-        ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(self.method, device_ids=ids, find_unused_parameters=bool(self.method.helper_parameters()))
 
     def lr_at(self, step: int) -> float:
         """Multistep schedule: lr * gamma^(milestones passed), milestones as fractions of the run."""
@@ -140,7 +112,7 @@ class Trainer:
         loss = parts["loss"]
         every = self.cfg.term_grads_every
         if every and (self.step + 1) % every == 0 and self.dist.main and not self.dist.enabled:
-            self.runlog.write({"step": self.step + 1, "term_grad_norms": self._term_grad_norms(parts)})
+            self.runlog.write({"step": self.step + 1, "term_grad_norms": self.method.term_grad_norms(parts)})
         if distributed.any_true(self.dist, not bool(torch.isfinite(loss.detach()))):
             raise TrainingError(f"loss is not finite ({loss.item()}) at step {self.step + 1}; stopped, the last good "
                                 f"checkpoint is kept in {self.out / RESUME_FILE}")
@@ -152,19 +124,6 @@ class Trainer:
         self.ema.update(self.student)
         self.step += 1
         return {k: float(v.detach()) for k, v in parts.items()}
-
-    def _term_grad_norms(self, parts: dict[str, torch.Tensor]) -> dict[str, float]:
-        """``weight * ||d part / d student||`` for each weighted loss part (the graph is kept for backward)."""
-        params = [p for p in self.student.parameters() if p.requires_grad]
-        norms = {}
-        for name, weight in self.method.term_weights().items():
-            part = parts.get(name)
-            if part is None or not part.requires_grad or not weight:
-                continue
-            grads = [g for g in torch.autograd.grad(part, params, retain_graph=True, allow_unused=True) if g is not None]
-            if grads:
-                norms[name] = weight * float(torch.linalg.vector_norm(torch.stack([g.float().norm() for g in grads])))
-        return norms
 
     def validate(self) -> float | None:
         """Rank 0 scores the EMA student on the validation folder; the best is saved."""
@@ -184,11 +143,56 @@ class Trainer:
         return {"method": c.method, "teacher": c.teacher, "data": c.data, "steps": self.step,
                 "precision": self.prec.name, "world_size": self.dist.world, "srkd_version": __version__}
 
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resume needs, as ``resume.pt`` holds it (readable with ``weights_only=True``).
+
+        Collective under torchrun: every rank's RNG states and data position are gathered, so every
+        rank must call it; the result is complete on every rank.
+        """
+        mine = {"torch": torch.get_rng_state(), "data": self.loader.position(),
+                "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else torch.empty(0)}
+        rngs = distributed.all_gather(self.dist, mine)
+        return {
+            "step": self.step, "world_size": self.dist.world, "precision": self.prec.name,
+            "student": self.student.state_dict(), "ema": self.ema.state_dict(),
+            "method": self.method.helper_state(), "optimizer": self.opt.state_dict(),
+            "best_psnr": self.best_psnr if self.best_psnr is not None else float("nan"),
+            "rng": [{k: (v.cpu() if isinstance(v, torch.Tensor) else v) for k, v in r.items()} for r in rngs],
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from ``state`` (``state_dict``'s, as read from ``resume.pt``): weights, EMA, the method's
+        helpers, optimizer, step, best PSNR and this rank's RNG states; ``data_position`` gets this rank's
+        place in its data stream. TrainingError when the state does not fit this run."""
+        path = self.out / RESUME_FILE
+        if int(state.get("world_size", 1)) != self.dist.world:
+            raise TrainingError(f"{path}: saved by {state.get('world_size', 1)} processes, resumed with "
+                                f"{self.dist.world}; resume with the same --nproc-per-node x nodes")
+        self.student.load_state_dict(state["student"])
+        self.ema.load_state_dict(state["ema"])
+        missing, unexpected = self.method.load_state_dict(state["method"], strict=False)
+        helper_missing = [k for k in missing if not k.startswith(("student.", "teacher."))]
+        if helper_missing or unexpected:
+            raise TrainingError(f"{path}: the method's saved state does not fit this config "
+                                f"(missing {helper_missing[:3]}, unexpected {unexpected[:3]})")
+        self.opt.load_state_dict(state["optimizer"])
+        self.step = int(state["step"])
+        best = float(state["best_psnr"])
+        self.best_psnr = None if math.isnan(best) else best
+        mine = state["rng"][self.dist.rank]
+        torch.set_rng_state(mine["torch"])
+        if self.device.type == "cuda" and mine["cuda"].numel():
+            torch.cuda.set_rng_state(mine["cuda"], self.device)
+        self.data_position = mine["data"]
+
     def save_checkpoint(self) -> None:
         """Student (EMA) and the resume checkpoint, atomically; every rank takes part, rank 0 writes."""
         if self.dist.main:
             save_model(self.out / "student_last.safetensors", self.ema.model, provenance=self.provenance())
-        resume_ckpt.save(self)
+        state = self.state_dict()
+        if self.dist.main:
+            resume_ckpt.write(self.out, state)
+        distributed.barrier(self.dist)
         if self.dist.main:
             self.runlog.plot(self.out / "curves.png")
 
@@ -234,9 +238,7 @@ class Trainer:
                              elapsed / max(self.step - start_step, 1), self.loader.wait_s / max(elapsed, 1e-9),
                              world_size=self.dist.world, effective_batch=cfg.batch * self.dist.world)
         if self.dist.main:
-            summary = {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(result).items()}
-            summary["precision_reason"] = self.prec.reason
-            atomic_write_text(self.out / "summary.json", json.dumps(summary, indent=2))
+            write_summary(self.out / "summary.json", result, precision_reason=self.prec.reason)
         distributed.barrier(self.dist)
         return result
 
