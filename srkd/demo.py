@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from srkd.api import load
 from srkd.data.samples import HELD_OUT, TRAIN, write_sample_photos
 from srkd.distill.config import DistillConfig
 from srkd.distill.trainer import Trainer
@@ -19,6 +18,7 @@ from srkd.models.resolve import resolve_model
 from srkd.serve.pipeline import RunOptions, run_batch
 from srkd.serve.plan import Naming, plan_jobs
 from srkd.serve.report import REPORT_NAME, BatchReport
+from srkd.serve.upscaler import load
 from srkd.zoo import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)

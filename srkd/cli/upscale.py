@@ -122,7 +122,7 @@ def _run_local(inputs, *, model, out, backend, device, precision, tile, tile_ove
                options, dry_run, shard_ix, report_path, no_progress, threads) -> None:
     from tqdm import tqdm
 
-    from srkd.api import load
+    from srkd.serve.upscaler import load
     from srkd.serve.pipeline import run_batch
     from srkd.serve.plan import Naming, plan_jobs, scale_label, shard
     from srkd.serve.report import BatchReport, Outcome, report_name
