@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import math
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,11 +35,13 @@ import torch
 from srkd.data.imresize import imresize
 from srkd.errors import SrkdError
 from srkd.export.bundle import Bundle, choose_artifact, export_bundle, load_bundle
-from srkd.export.flops import PEAK_KEYS, conv_flops, measure_peaks
 from srkd.export.latency import settle_allocator
 from srkd.export.parity import parity_images
 from srkd.export.runners import Runner, TorchRunner
 from srkd.models.checkpoint import load_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from flops import PEAK_KEYS, conv_flops, measure_peaks  # noqa: E402
 
 ROWS = [("torch", "fp32"), ("torch", "fp32 channels_last"), ("torch", "bf16"), ("onnxruntime", "fp32"),
         ("onnxruntime", "int8"), ("openvino", "fp32"), ("openvino", "bf16"), ("openvino", "int8")]
