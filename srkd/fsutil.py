@@ -1,11 +1,13 @@
-"""Atomic file writing: a temp file in the target folder, fsync, then rename."""
+"""Atomic file writing (a temp file in the target folder, fsync, then rename), strict JSON, file hashes."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 
 @contextlib.contextmanager
@@ -57,3 +59,23 @@ def remove_stale_temps(folder: str | os.PathLike, names: Iterable[str]) -> list[
                 path.unlink()
                 gone.append(path)
     return gone
+
+
+def json_safe(obj: Any) -> Any:
+    """Replace non-finite floats (anywhere in nested dicts/lists) by None, so the JSON stays strict."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -5,24 +5,7 @@ import json
 
 import click
 
-from srkd.cli.bench import parse_sizes
-
-
-def _db(value: float | None) -> str:
-    if value is None or value == float("inf"):
-        return "identical"
-    return f"{value:.2f} dB"
-
-
-def parity_rows(items: list[tuple[str, dict]]) -> list[str]:
-    """Table lines for (file, ParityResult.to_dict()) pairs."""
-    lines = [f"{'artifact':<22} {'backend:prec':<17} {'vs torch fp32':>13} {'vs HR':>8} {'max|diff|':>9} {'NaN':>4}  result"]
-    for file, p in items:
-        hr = f"{p['psnr_vs_hr']:.3f}" if p["psnr_vs_hr"] is not None else "nan"
-        max_abs = f"{p['max_abs']:.2g}" if p["max_abs"] is not None else "nan"
-        lines.append(f"{file:<22} {p['name']:<17} {_db(p['psnr_vs_ref']):>13} {hr:>8} {max_abs:>9} "
-                     f"{p['nan_count']:>4}  {'ok' if p['passed'] else 'FAIL (' + p['criterion'] + ')'}")
-    return lines
+from srkd.cli.common import host_line, latency_rows, parity_rows, runs_option, sizes_option, threads_option
 
 
 @click.command()
@@ -31,11 +14,9 @@ def parity_rows(items: list[tuple[str, dict]]) -> list[str]:
 @click.option("--images", type=click.IntRange(1), default=5, show_default=True, help="Use the first N images.")
 @click.option("--crop", type=click.IntRange(0), default=256, show_default=True,
               help="Center-crop HR images to this many pixels (0: full images).")
-@click.option("--sizes", default="64,128,256", show_default=True, callback=parse_sizes,
-              help="LR sizes for the latency part, comma-separated ('' skips it).")
-@click.option("--runs", type=click.IntRange(1), default=10, show_default=True, help="Timed runs per size.")
-@click.option("--threads", type=click.IntRange(1), default=None,
-              help="Intra-op threads of every runtime (torch, ONNX Runtime, OpenVINO) [default: their own].")
+@sizes_option(help="LR sizes for the latency part, comma-separated ('' skips it).")
+@runs_option()
+@threads_option()
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the figures as JSON here.")
 @click.option("--heatmaps", type=click.Path(file_okay=False), default=None,
               help="Folder for the error heatmaps (PNG, worst image per artifact); default: BUNDLE/check.")
@@ -49,14 +30,15 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
     TensorRT engines are skipped where there is no GPU. Exits 1 if any artifact fails."""
     from pathlib import Path
 
-    from srkd.cli.bench import host_line, latency_rows
+    from srkd.backends import unrunnable_backends
+    from srkd.bundle.manifest import MANIFEST_NAME
+    from srkd.bundle.reader import load_bundle
     from srkd.errors import ParityError
-    from srkd.export.bundle import unrunnable_backends
     from srkd.export.check import check_bundle, record_checks
-    from srkd.export.manifest import json_safe
-    from srkd.fsutil import atomic_write_text
+    from srkd.fsutil import atomic_write_text, json_safe
 
-    skip = tuple(unrunnable_backends())
+    cannot = unrunnable_backends()
+    skip = tuple(cannot)
     heat_dir = Path(heatmaps) if heatmaps else Path(bundle) / "check"
     checks = check_bundle(bundle, data=data, images=images, crop=crop or None, sizes=sizes, runs=runs, threads=threads,
                           heatmaps=heat_dir, skip=skip)
@@ -65,12 +47,12 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
     first = checks[0].parity
     click.echo(f"{bundle}: parity on {first.images} real images ({data or 'scikit-image sample photos'}"
                f"{f', crop {crop}' if crop else ''})")
-    for line in parity_rows([(c.entry["file"], c.parity.to_dict()) for c in checks]):
+    for line in parity_rows([(c.entry.file, c.parity.to_dict()) for c in checks]):
         click.echo("  " + line)
     timed = [c for c in checks if c.latency]
     if timed:
         click.echo(f"latency; {host_line(timed[0].latency.host)}")
-        rows = [{"backend": c.entry["backend"], "precision": c.entry["precision"], "threads": c.latency.host["threads"],
+        rows = [{"backend": c.entry.backend, "precision": c.entry.precision, "threads": c.latency.host["threads"],
                  **s.to_dict()} for c in timed for s in c.latency.sizes]
         for line in latency_rows(rows):
             click.echo("  " + line)
@@ -78,17 +60,18 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
     if maps:
         click.echo(f"error heatmaps (worst image per artifact): {', '.join(str(c.heatmap) for c in maps)}")
     if skip:
-        from srkd.export.bundle import load_bundle
-
-        skipped = [a["file"] for a in load_bundle(bundle, verify=False).artifacts if a["backend"] in skip]
-        if skipped:
-            click.echo(f"skipped (no CUDA GPU here): {', '.join(skipped)}")
+        skipped: dict[str, list[str]] = {}
+        for a in load_bundle(bundle, verify=False).artifacts:
+            if a.backend in cannot:
+                skipped.setdefault(cannot[a.backend], []).append(a.file)
+        for why, files in skipped.items():
+            click.echo(f"skipped ({why}): {', '.join(files)}")
     if record:
-        click.echo(f"figures recorded in {Path(bundle) / 'manifest.json'}")
+        click.echo(f"figures recorded in {Path(bundle) / MANIFEST_NAME}")
     if json_out:
         atomic_write_text(json_out, json.dumps(json_safe({"bundle": bundle, "artifacts": [c.to_dict() for c in checks]}), indent=2))
     failed = [c for c in checks if not c.passed]
     if failed:
         raise ParityError(f"{bundle}: {len(failed)} of {len(checks)} artifacts fail parity: "
-                          + "; ".join(f"{c.entry['file']}: {c.parity.summary()}" for c in failed))
+                          + "; ".join(f"{c.entry.file}: {c.parity.summary()}" for c in failed))
     click.echo(f"all {len(checks)} artifacts pass")

@@ -5,7 +5,7 @@ import json
 
 import click
 
-from srkd.cli.bench import parse_sizes
+from srkd.cli.common import parse_sizes, runs_option, sizes_option, threads_option
 
 
 def _fmt(value: float | None) -> str:
@@ -32,10 +32,9 @@ def gate_rows(rows: list) -> list[str]:
               help="Largest allowed drop of PSNR vs HR, dB.")
 @click.option("--data", default=None, help="HR images for the accuracy part (default: the baseline's, else scikit-image photos).")
 @click.option("--images", type=click.IntRange(1), default=None, help="Use the first N images (default: the baseline's, else 3).")
-@click.option("--sizes", default=None, help="LR sizes to time (default: the baseline's, else 64).")
-@click.option("--runs", type=click.IntRange(1), default=None, help="Timed runs per size (default: the baseline's, else 10).")
-@click.option("--threads", type=click.IntRange(1), default=None,
-              help="CPU threads for torch, ONNX Runtime, OpenVINO and the reference workload (default: the baseline's, else 1).")
+@sizes_option(default=None, help="LR sizes to time (default: the baseline's, else 64).")
+@runs_option(default=None, help="Timed runs per size (default: the baseline's, else 10).")
+@threads_option(help="CPU threads for torch, ONNX Runtime, OpenVINO and the reference workload (default: the baseline's, else 1).")
 @click.option("--benchmark-json", type=click.Path(dir_okay=False), default=None,
               help="Write github-action-benchmark customSmallerIsBetter JSON here.")
 def command(bundle: str, baseline: str, update: bool, max_slowdown: float, max_psnr_drop: float, data: str | None,
@@ -47,10 +46,9 @@ def command(bundle: str, baseline: str, update: bool, max_slowdown: float, max_p
     parity. --update writes the baseline. The comparison reuses the baseline's images and sizes."""
     from pathlib import Path
 
-    from srkd.export.bundle import unrunnable_backends
+    from srkd.backends import unrunnable_backends
     from srkd.export.gate import GateError, baseline_path_ok, benchmark_entries, compare, measure_gate
-    from srkd.export.manifest import json_safe
-    from srkd.fsutil import atomic_write_text
+    from srkd.fsutil import atomic_write_text, json_safe
 
     base = None if update else json.loads(baseline_path_ok(baseline).read_text(encoding="utf-8"))
     prior = (base or {}).get("settings", {})

@@ -13,9 +13,10 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
+from srkd.bundle.manifest import ArtifactEntry, write_manifest
+from srkd.bundle.reader import Bundle, load_bundle
+from srkd.bundle.records import CheckRecord, Latency, Parity
 from srkd.errors import ParityError, UnknownNameError
-from srkd.export import manifest as mf
-from srkd.export.bundle import Bundle, load_bundle
 from srkd.export.heatmap import heatmap_name, write_heatmap
 from srkd.export.latency import LatencyResult, measure_latency
 from srkd.export.parity import ParityResult, check_parity, parity_images
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 class ArtifactCheck:
     """The figures measured now for one manifest entry."""
 
-    entry: dict[str, Any]
+    entry: ArtifactEntry
     parity: ParityResult
     latency: LatencyResult | None
     heatmap: Path | None = None
@@ -38,7 +39,7 @@ class ArtifactCheck:
         return self.parity.passed
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.entry["file"], "backend": self.entry["backend"], "precision": self.entry["precision"],
+        return {"file": self.entry.file, "backend": self.entry.backend, "precision": self.entry.precision,
                 "parity": self.parity.to_dict(), "latency": self.latency.to_dict() if self.latency else None,
                 "heatmap": str(self.heatmap) if self.heatmap else None}
 
@@ -65,7 +66,7 @@ def check_bundle(
     results = []
     with bundle.runner(ref_entry, device=device) as reference:
         for entry in bundle.artifacts:
-            if entry["backend"] in skip:
+            if entry.backend in skip:
                 continue
             with bundle.runner(entry, device=device, threads=threads) as runner:
                 parity = check_parity(runner, reference, images=hr, scale=bundle.spec.scale)
@@ -74,31 +75,30 @@ def check_bundle(
             if heatmaps is not None and parity.worst_error is not None and parity.max_abs > 0:
                 name = photos[parity.worst_image][0]
                 peak = float(parity.worst_error.max()) * 255
-                title = (f"{entry['file']} ({parity.name}) vs torch fp32\n"
+                title = (f"{entry.file} ({parity.name}) vs torch fp32\n"
                          f"worst image {name}: PSNR {parity.psnr_vs_ref:.2f} dB, max {peak:.2f} levels")
-                check.heatmap = write_heatmap(Path(heatmaps) / heatmap_name(entry["file"], entry["precision"], entry["backend"]),
+                check.heatmap = write_heatmap(Path(heatmaps) / heatmap_name(entry.file, entry.precision, entry.backend),
                                               parity.worst_error, title=title)
             results.append(check)
-            log.info("check %s: %s", entry["file"], "ok" if parity.passed else "FAILED")
+            log.info("check %s: %s", entry.file, "ok" if parity.passed else "FAILED")
     return results
 
 
 def record_checks(bundle: str | os.PathLike | Bundle, checks: Sequence[ArtifactCheck], *, data: str | None) -> Path:
     """Write each check's figures into the bundle manifest as the artifact's ``check`` entry."""
     bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, verify=False)
-    manifest = dict(bundle.manifest)
     when = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    by_key = {(c.entry["file"], c.entry["backend"], c.entry["precision"]): c for c in checks}
+    by_key = {(c.entry.file, c.entry.backend, c.entry.precision): c for c in checks}
     artifacts = []
-    for entry in manifest["artifacts"]:
-        check = by_key.get((entry["file"], entry["backend"], entry["precision"]))
+    for entry in bundle.artifacts:
+        check = by_key.get((entry.file, entry.backend, entry.precision))
         if check is not None:
             heat = None
             if check.heatmap is not None:
                 heat = os.path.relpath(check.heatmap, bundle.path) if Path(check.heatmap).is_relative_to(bundle.path) else str(check.heatmap)
-            entry = {**entry, "check": {"created": when, "data": data or "scikit-image sample photos",
-                                        "images": check.images, "parity": check.parity.to_dict(),
-                                        "latency": check.latency.to_dict() if check.latency else None, "heatmap": heat}}
+            latency = Latency.from_dict(check.latency.to_dict()) if check.latency else None
+            entry = dataclasses.replace(entry, check=CheckRecord(
+                created=when, data=data or "scikit-image sample photos", images=tuple(check.images),
+                parity=Parity.from_dict(check.parity.to_dict()), latency=latency, heatmap=heat))
         artifacts.append(entry)
-    manifest["artifacts"] = artifacts
-    return mf.write_manifest(bundle.path, manifest)
+    return write_manifest(bundle.path, dataclasses.replace(bundle.manifest, artifacts=tuple(artifacts)))

@@ -8,50 +8,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import platform
-from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
-from srkd.export.runners.base import Runner
+from srkd.backends.runner import Runner
+from srkd.host import cpu_model, physical_cores
 
 log = logging.getLogger(__name__)
-
-
-@lru_cache(maxsize=1)
-def cpu_model() -> str:
-    """The CPU's marketing name from /proc/cpuinfo, else what ``platform`` knows."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.lower().startswith(("model name", "hardware", "processor\t: ")) and ":" in line:
-                    name = line.split(":", 1)[1].strip()
-                    if name and not name.isdigit():
-                        return name
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
-@lru_cache(maxsize=1)
-def physical_cores() -> int:
-    """Physical cores (ONNX Runtime's default intra-op thread count), from /proc/cpuinfo when readable."""
-    try:
-        cores, phys = set(), None
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                if key.strip() == "physical id":
-                    phys = value.strip()
-                elif key.strip() == "core id":
-                    cores.add((phys, value.strip()))
-        if cores:
-            return len(cores)
-    except OSError:
-        pass
-    return os.cpu_count() or 1
 
 
 def _uses_cuda(runner: Runner) -> bool:

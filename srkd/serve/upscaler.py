@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from srkd.export.runners.base import Runner
+from srkd.backends.runner import Runner
 from srkd.models.spec import ModelSpec
 from srkd.serve.engine import Engine
 from srkd.serve.loader import open_model

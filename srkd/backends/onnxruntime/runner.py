@@ -14,8 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from srkd.backends.runner import Runner
 from srkd.errors import BackendUnavailableError, ConfigError
-from srkd.export.runners.base import Runner
 from srkd.models.spec import ModelSpec
 
 EP_KINDS = ("cpu", "cuda", "tensorrt")
@@ -39,7 +39,7 @@ def execution_providers(
         return [cpu]
     if kind == "cuda":
         return [cuda, cpu]
-    from srkd.export.trt_info import profile_shapes
+    from srkd.backends.tensorrt.info import profile_shapes
     from srkd.models.spec import SizeReq
 
     profile = profile_shapes(spec.size_req if spec else SizeReq(), channels=spec.in_channels if spec else 3)

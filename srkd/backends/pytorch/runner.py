@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from srkd.export.runners.base import Runner
+from srkd.backends.runner import Runner
 from srkd.models.spec import ModelSpec
 
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from srkd.backends.runner import Runner
 from srkd.errors import BackendUnavailableError, ConfigError
-from srkd.export.runners.base import Runner
 from srkd.models.spec import ModelSpec
 
 PRECISIONS = ("fp32", "bf16", "int8")
