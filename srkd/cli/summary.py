@@ -1,6 +1,7 @@
 """The summary ``srkd export`` prints for a bundle it made: what each artifact is, parity, latency."""
 from __future__ import annotations
 
+from srkd.bundle.manifest import MANIFEST_NAME
 from srkd.bundle.reader import Bundle
 from srkd.cli.common import host_line, latency_rows, parity_rows
 
@@ -38,5 +39,5 @@ def export_summary(bundle: Bundle) -> list[str]:
     lines += [f"  {a.key} runs in {a.runs_in or a.precision}" for a in m.artifacts]
     lines += [f"  not built: {skip.artifact}: {skip.why}" for skip in (m.export.skipped if m.export else ())]
     files = [f for a in m.artifacts for f in [a.file, *(c.file for c in a.companions)]]
-    lines.append(f"  wrote {', '.join(dict.fromkeys(files))}, manifest.json")
+    lines.append(f"  wrote {', '.join(dict.fromkeys(files))}, {MANIFEST_NAME}")
     return lines
