@@ -9,7 +9,13 @@ SPANDREL_VENV ?= .venv-spandrel
 SBIN := $(SPANDREL_VENV)/bin
 SPANDREL_TORCH := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: install install-spandrel demo test test-fast test-spandrel clean
+# NVIDIA GPU machines (experimental): a CUDA 13 torch, then '.[test,gpu]' (never '.[dev]': it brings the CPU
+# onnxruntime, which overwrites onnxruntime-gpu's CUDA provider). `make gpu-smoke` runs the GPU smoke script.
+GPU_VENV ?= .venv-gpu
+GBIN := $(GPU_VENV)/bin
+GPU_TORCH_INDEX ?= https://download.pytorch.org/whl/cu130
+
+.PHONY: install install-spandrel install-gpu demo test test-fast test-spandrel gpu-smoke clean
 
 $(BIN)/srkd: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -26,7 +32,20 @@ $(SBIN)/srkd: pyproject.toml constraints.txt
 	$(SBIN)/pip install -q -c $(SPANDREL_VENV)/constraints.txt -e '.[dev,spandrel]'
 	touch $(SBIN)/srkd
 
+$(GBIN)/srkd: pyproject.toml constraints.txt
+	$(PY) -m venv $(GPU_VENV)
+	$(GBIN)/pip install -q --upgrade pip
+	$(GBIN)/pip install -q $(TORCH_PIN) --index-url $(GPU_TORCH_INDEX)
+	$(GBIN)/pip install -q -c constraints.txt -e '.[test,gpu]'
+	touch $(GBIN)/srkd
+
 install: $(BIN)/srkd
+
+install-gpu: $(GBIN)/srkd
+	$(GBIN)/srkd doctor --require cuda
+
+gpu-smoke: install-gpu
+	$(GBIN)/python benchmarks/gpu_smoke.py --json gpu-smoke.json
 
 install-spandrel: $(SBIN)/srkd
 
@@ -45,4 +64,4 @@ test-spandrel: install-spandrel
 	$(SBIN)/python -m pytest -q -m spandrel
 
 clean:
-	rm -rf $(VENV) $(SPANDREL_VENV) *.egg-info .pytest_cache demo_out
+	rm -rf $(VENV) $(SPANDREL_VENV) $(GPU_VENV) *.egg-info .pytest_cache demo_out

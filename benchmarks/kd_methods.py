@@ -40,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "kd_methods.jsonl"
 DEFAULT_OUT = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "srkd" / "kd_methods"
 SETS = ("Set5", "Set14")
+STAMP = "bench_run.json"  # the commit a run started with: a resumed run must use the same code
 # s/step guesses (EDSR 32x8 from RFDN_x4, batch 16, patch 32, bf16, 2 threads) until results exist
 GUESS_S_PER_STEP = {"scratch": 0.13, "kd": 0.20, "augkd": 0.35, "mipkd": 0.43}
 log = logging.getLogger("kd_methods")
@@ -126,11 +127,20 @@ def config_for(run: Run, *, data: list[str], folder: Path, ckpt_every: int) -> D
                          out=str(folder))
 
 
-def train(run: Run, *, data: list[str], folder: Path, ckpt_every: int, progress: bool) -> float:
+def started_with(folder: Path) -> str | None:
+    """The commit a run folder's training started with (None for a folder without the stamp)."""
+    stamp = folder / STAMP
+    return json.loads(stamp.read_text())["commit"] if stamp.is_file() else None
+
+
+def train(run: Run, *, data: list[str], folder: Path, ckpt_every: int, progress: bool, commit: str) -> float:
     """Train (or resume) ``run`` in ``folder`` to its last step; returns s/step of this process's part."""
     resume = (folder / RESUME_FILE).is_file()
     if not resume and folder.exists():  # killed before its first checkpoint: nothing worth keeping
         shutil.rmtree(folder)
+    if not resume:
+        folder.mkdir(parents=True)
+        (folder / STAMP).write_text(json.dumps({"commit": commit}))
     trainer = Trainer(config_for(run, data=data, folder=folder, ckpt_every=ckpt_every), resume=resume,
                       progress=progress)
     try:
@@ -246,8 +256,14 @@ def main(argv: list[str] | None = None) -> int:
     commit = commit_of(HERE)
     for run in todo:
         folder = args.out / run.key
+        began = started_with(folder) if (folder / RESUME_FILE).is_file() else None
+        if began and began != commit:
+            print(f"{run.key}: started at commit {began}, this is {commit}; resume it from a worktree at {began} "
+                  f"(skipped)", flush=True)
+            continue
         t0 = time.time()
-        sps = train(run, data=args.data, folder=folder, ckpt_every=args.ckpt_every, progress=sys.stderr.isatty())
+        sps = train(run, data=args.data, folder=folder, ckpt_every=args.ckpt_every, progress=sys.stderr.isatty(),
+                    commit=commit)
         record = {"key": run.key, "spec": run.spec, "method": run.method, "method_args": dict(run.method_args),
                   "teacher": run.teacher, "teacher_name": Path(run.teacher).name if run.teacher else None,
                   "student": run.student, "seed": run.seed, "steps": run.steps, "batch": run.batch, "patch": run.patch,

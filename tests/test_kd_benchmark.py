@@ -55,6 +55,15 @@ def test_a_killed_benchmark_resumes_to_the_same_table(tmp_path, shared):
     assert list(partial) == [k for k in reference if k.startswith("scratch-")], "only the first run was recorded"
     assert second.is_file() and not (second.parent / "summary.json").exists(), "killed mid-run"
 
+    # a run started by other code is not resumed by this code
+    stamp = second.parent / "bench_run.json"
+    own = stamp.read_text()
+    stamp.write_text(json.dumps({"commit": "0123456789ab"}))
+    other = subprocess.run(_bench(tmp_path, shared, "killed", teacher), capture_output=True, text=True, env=env)
+    assert other.returncode == 0 and "started at commit 0123456789ab" in other.stdout and "(skipped)" in other.stdout
+    assert len(_records(tmp_path / "killed.jsonl")) == 1
+    stamp.write_text(own)
+
     again = subprocess.run(_bench(tmp_path, shared, "killed", teacher), capture_output=True, text=True, env=env)
     assert again.returncode == 0, again.stderr
     assert "2 runs, 1 already recorded" in again.stdout

@@ -18,6 +18,7 @@ class Runner:
     """Runs float32 NCHW [0, 1] batches through one backend; ``name`` e.g. ``onnxruntime:fp32``."""
 
     backend = "abstract"
+    device: Any = "cpu"  # where the backend computes: "cpu", "cuda:N" (TorchRunner: a torch.device)
 
     def __init__(self, *, spec: ModelSpec, precision: str = "fp32") -> None:
         self.spec = spec
@@ -44,6 +45,10 @@ class Runner:
 
     def toolchain(self) -> dict[str, Any]:
         """Versions of what this backend runs on, for the manifest."""
+        return {}
+
+    def thread_info(self) -> dict[str, int]:
+        """The CPU threads it computes with, for latency records (``threads``; {}: torch's own count)."""
         return {}
 
     def activate(self) -> "Runner":

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     import torch
 
     from srkd.backends.runner import Runner
     from srkd.bundle.manifest import ArtifactEntry
-    from srkd.export.context import BuildContext, Made
+    from srkd.export.context import BuildContext, Made, Preflight
     from srkd.export.options import ExportOptions
     from srkd.models.spec import ModelSpec
 
@@ -82,6 +82,18 @@ class ArtifactSpec:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class Diagnosis:
+    """How ``srkd doctor`` examines a backend: ``report(probe)`` gathers what it can tell without raising
+    (``probe=False``: no test sessions or builds), as JSON-ready data with an optional ``warnings`` list;
+    ``lines(report)`` is its text; ``missing(report)`` says why ``--require NAME`` fails (None: usable),
+    and without it the backend cannot be required."""
+
+    report: Callable[[bool], dict[str, Any]]
+    lines: Callable[[dict[str, Any]], list[str]]
+    missing: Callable[[dict[str, Any]], str | None] | None = None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Backend:
     """A runtime srkd can export to and run with (see the module docstring).
 
@@ -89,9 +101,11 @@ class Backend:
     ``device`` here, with the reason when not. ``open(request)``: an inactive Runner for a manifest
     entry. ``auto_rank``: its place in ``--backend auto`` when no latency figures decide (lower
     first). ``extra``: the pip extra that installs it. ``export_flags``: the ``srkd export`` flags that
-    ask for its artifacts ("" means ``--with NAME``). ``require()``: raise BackendUnavailableError,
-    before any export work, when what it builds with is missing. ``versions()``: toolchain versions
+    ask for its artifacts ("" means ``--with NAME``). ``preflight(request)``: raise, before any export
+    work, when the export asked of it cannot be done here (BackendUnavailableError when what it builds
+    with is missing, ConfigError for options its artifacts cannot honour). ``versions()``: toolchain versions
     recorded with each of its artifacts. ``suffixes``/``open_file``: bare files it opens outside a bundle.
+    ``doctor``: what ``srkd doctor`` reports about it.
     """
 
     name: str
@@ -102,10 +116,11 @@ class Backend:
     auto_rank: int = 50
     extra: str | None = None
     export_flags: str = ""
-    require: Callable[[], None] | None = None
+    preflight: Callable[[Preflight], None] | None = None
     versions: Callable[[], dict[str, str]] | None = None
     suffixes: tuple[str, ...] = ()
     open_file: Callable[[Path, torch.device, int | None], Runner] | None = None
+    doctor: Diagnosis | None = None
 
     @property
     def precisions(self) -> tuple[str, ...]:

@@ -11,8 +11,9 @@
 ``choose_artifact`` takes, among the artifacts of the precision asked for (every precision with
 ``auto``) that passed parity (at export and at the last ``srkd check``) and whose backend can run on
 the device, the one with the lowest recorded p50 latency (``srkd check``'s figures when present, else
-export's) at the largest size they were all timed at. Figures taken on another CPU model count only
-when none were taken on this one (with a warning). Without figures the backends' ``auto_rank`` decides
+export's) at the largest size they were all timed at, among those timed on this kind of device (a GPU
+for ``cuda``: torch on CUDA, ONNX Runtime's GPU providers, TensorRT). Figures taken on another CPU
+model count only when none were taken on this one (with a warning). Without figures the backends' ``auto_rank`` decides
 (TensorRT, OpenVINO, ONNX Runtime, torch), fp32 first. ``open_runner`` activates the pick and, when it
 cannot start here (a missing runtime), the next one.
 """
@@ -66,10 +67,11 @@ def choose_artifact(artifacts: Sequence[ArtifactEntry], *, precision: str, devic
 
             log.warning("the bundle's latencies were measured on another CPU, not this %s; the auto choice may not be "
                         "the fastest here (re-time with `srkd check BUNDLE`)", cpu_model())
-    common = set.intersection(*(set(t) for t in timings))
+    timed = [(a, t) for a, t in zip(fits, timings) if t]  # an artifact not timed on this device has no say
+    common = set.intersection(*(set(t) for _, t in timed)) if timed else set()
     if common:
         size = max(common)
-        return min(zip(fits, timings), key=lambda ft: ft[1][size])[0]
+        return min(timed, key=lambda at: at[1][size])[0]
     return min(fits, key=_rank)
 
 

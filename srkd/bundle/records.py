@@ -114,6 +114,7 @@ class Quantization(Record):
     format: str | None = None
     weights: str
     activations: str
+    biases: str | None = optional()  # "int32" or "float" (absent from manifests written before it was recorded)
     calibration: Calibration
     attempts: tuple[Int8Attempt, ...] = ()
 

@@ -18,6 +18,7 @@ COMMANDS = {
     "check": "check",
     "demo": "demo",
     "distill": "distill",
+    "doctor": "doctor",
     "eval": "eval",
     "export": "export",
     "gate": "gate",

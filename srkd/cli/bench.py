@@ -31,6 +31,7 @@ def command(bundle: str, sizes: tuple[int, ...], runs: int, warmup: int, batch: 
 
     from srkd.backends import unrunnable_backends
     from srkd.bundle.reader import load_bundle
+    from srkd.errors import BackendUnavailableError
     from srkd.export.latency import host_info, measure_latency
     from srkd.fsutil import atomic_write_text, json_safe
 
@@ -48,15 +49,22 @@ def command(bundle: str, sizes: tuple[int, ...], runs: int, warmup: int, batch: 
     results = []
     host = {k: v for k, v in host_info().items() if k != "threads"}  # per-backend threads go with each row
     for entry in entries:
-        with loaded.runner(entry, device=device, threads=threads, ort_ep=ort_ep) as runner:
+        try:  # an artifact that cannot start here (missing runtime, engine built elsewhere) is listed, not fatal
+            runner = loaded.runner(entry, device=device, threads=threads, ort_ep=ort_ep).activate()
+        except BackendUnavailableError as exc:
+            skipped.append(f"{entry.file} ({exc})")
+            continue
+        with runner:
             lat = measure_latency(runner, sizes=sizes, runs=runs, warmup=warmup, batch=batch)
         host = {**host, **{k: v for k, v in lat.host.items() if v is not None and k != "threads"}}
         for row in lat.sizes:
             results.append({"file": entry.file, "backend": entry.backend, "precision": entry.precision,
                             "threads": lat.host["threads"], **row.to_dict()})
+    if skipped and not results and backend != "all":
+        raise BackendUnavailableError(f"{bundle}: no {backend} artifact can run here: {'; '.join(skipped)}")
     spec = loaded.spec
     payload = {"bundle": str(bundle), "model": {"arch": spec.arch, "scale": spec.scale, "hparams": spec.hparams},
-               "host": host, "results": results}
+               "host": host, "results": results, "skipped": skipped}
     text = json.dumps(json_safe(payload), indent=2)
     if json_out == "-":
         click.echo(text)
@@ -64,7 +72,7 @@ def command(bundle: str, sizes: tuple[int, ...], runs: int, warmup: int, batch: 
     click.echo(f"{bundle}: {loaded.spec.arch} x{loaded.spec.scale}; {host_line(host)}")
     for line in latency_rows(results):
         click.echo("  " + line)
-    if skipped:
-        click.echo(f"skipped: {', '.join(skipped)}")
+    for line in skipped:
+        click.echo(f"skipped: {line}")
     if json_out:
         atomic_write_text(json_out, text + "\n")

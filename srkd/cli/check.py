@@ -32,18 +32,16 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
 
     from srkd.backends import unrunnable_backends
     from srkd.bundle.manifest import MANIFEST_NAME
-    from srkd.bundle.reader import load_bundle
     from srkd.errors import ParityError
     from srkd.export.check import check_bundle, record_checks
     from srkd.fsutil import atomic_write_text, json_safe
 
-    cannot = unrunnable_backends()
-    skip = tuple(cannot)
     heat_dir = Path(heatmaps) if heatmaps else Path(bundle) / "check"
-    checks = check_bundle(bundle, data=data, images=images, crop=crop or None, sizes=sizes, runs=runs, threads=threads,
-                          heatmaps=heat_dir, skip=skip)
+    every = check_bundle(bundle, data=data, images=images, crop=crop or None, sizes=sizes, runs=runs, threads=threads,
+                         heatmaps=heat_dir, skip=unrunnable_backends())
     if record:
-        record_checks(bundle, checks, data=data)
+        record_checks(bundle, every, data=data)
+    checks = [c for c in every if c.parity is not None]
     first = checks[0].parity
     click.echo(f"{bundle}: parity on {first.images} real images ({data or 'scikit-image sample photos'}"
                f"{f', crop {crop}' if crop else ''})")
@@ -59,19 +57,16 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
     maps = [c for c in checks if c.heatmap]
     if maps:
         click.echo(f"error heatmaps (worst image per artifact): {', '.join(str(c.heatmap) for c in maps)}")
-    if skip:
-        skipped: dict[str, list[str]] = {}
-        for a in load_bundle(bundle, verify=False).artifacts:
-            if a.backend in cannot:
-                skipped.setdefault(cannot[a.backend], []).append(a.file)
-        for why, files in skipped.items():
-            click.echo(f"skipped ({why}): {', '.join(files)}")
+    for c in every:
+        if c.skipped:
+            click.echo(f"skipped {c.entry.file} ({c.entry.key}): {c.skipped}")
     if record:
         click.echo(f"figures recorded in {Path(bundle) / MANIFEST_NAME}")
     if json_out:
-        atomic_write_text(json_out, json.dumps(json_safe({"bundle": bundle, "artifacts": [c.to_dict() for c in checks]}), indent=2))
+        atomic_write_text(json_out, json.dumps(json_safe({"bundle": bundle, "artifacts": [c.to_dict() for c in every]}), indent=2))
     failed = [c for c in checks if not c.passed]
     if failed:
         raise ParityError(f"{bundle}: {len(failed)} of {len(checks)} artifacts fail parity: "
                           + "; ".join(f"{c.entry.file}: {c.parity.summary()}" for c in failed))
-    click.echo(f"all {len(checks)} artifacts pass")
+    skipped = len(every) - len(checks)
+    click.echo(f"all {len(checks)} artifacts pass" + (f"; {skipped} could not run here (skipped above)" if skipped else ""))

@@ -63,8 +63,9 @@ def _precisions(ctx: click.Context, param: click.Parameter, value: str | None) -
               help="Symmetric int8 activations (what TensorRT needs; the default with --trt int8, else uint8 asymmetric).")
 @click.option("--int8-remedies/--no-int8-remedies", default=True, show_default=True,
               help="When int8 parity fails, try the other recipes before refusing.")
-@click.option("--trt", "trt", default=None, callback=_precisions, metavar="PRECS",
-              help="TensorRT engines to build, e.g. fp16 or fp32,fp16,int8 (needs TensorRT and an NVIDIA GPU; experimental).")
+@click.option("--trt", "trt", is_flag=False, flag_value="fp16", default=None, callback=_precisions, metavar="[PRECS]",
+              help="TensorRT engines to build: bare --trt is fp16; or a list such as fp32,fp16,int8 "
+                   "(needs TensorRT and an NVIDIA GPU; experimental).")
 @click.option("--trt-profile", default=None, callback=_triple, metavar="MIN:OPT:MAX",
               help="TensorRT optimisation profile, LR sides in px (default: size requirement:256:1024).")
 @click.option("--trt-batch", default="1:1:1", show_default=True, callback=_triple, metavar="MIN:OPT:MAX",

@@ -53,13 +53,15 @@ def command(bundle: str, baseline: str, update: bool, max_slowdown: float, max_p
     base = None if update else json.loads(baseline_path_ok(baseline).read_text(encoding="utf-8"))
     prior = (base or {}).get("settings", {})
     size_list = parse_sizes(None, None, sizes) if sizes is not None else tuple(prior.get("sizes", (64,)))
-    skip = tuple(unrunnable_backends())
+    skip = unrunnable_backends()
     current = measure_gate(bundle, data=data or prior.get("data"), images=images or prior.get("images", 3),
                            crop=prior.get("crop", 256), sizes=size_list, runs=runs or prior.get("runs", 10),
                            threads=threads or prior.get("threads") or 1, skip=skip)
     ref = current["reference"]
     per = ", ".join(f"{backend} {ms:.2f} ms" for backend, ms in ref["min_ms"].items())
     click.echo(f"{bundle}: reference workload {per} ({ref['workload']})")
+    for key, why in current["skipped"].items():
+        click.echo(f"skipped {key}: {why}")
     if benchmark_json:
         atomic_write_text(benchmark_json, json.dumps(json_safe(benchmark_entries(current)), indent=2) + "\n")
     if update:

@@ -44,6 +44,20 @@ class Precision:
         return torch.autocast(device.type, dtype=self.dtype)
 
 
+def gpu_has_bf16() -> bool:
+    """The current CUDA GPU computes bf16 natively (compute capability 8.0+); emulation does not count."""
+    try:
+        return bool(torch.cuda.is_bf16_supported(including_emulation=False))
+    except TypeError:  # torch before 2.4 had no including_emulation (and counted no emulation)
+        return bool(torch.cuda.is_bf16_supported())
+
+
+def grad_scaler(precision: Precision, device: torch.device) -> torch.amp.GradScaler:
+    """A GradScaler, enabled for fp16 only: fp16's 5 exponent bits flush small gradients to zero unless
+    the loss is scaled up first (bf16 has fp32's range and needs none). Disabled, it passes through."""
+    return torch.amp.GradScaler(device.type, enabled=precision.name == "fp16")
+
+
 # bf16 + channels_last must beat fp32 by this much on the student's own step to be chosen on a CPU
 MIN_CPU_SPEEDUP = 1.1
 
@@ -81,17 +95,19 @@ def measure_cpu_speedup(model: torch.nn.Module, *, batch: int, patch: int, runs:
 
 
 def resolve_precision(choice: str, device: torch.device, *, measure: Callable[[], float] | None = None) -> Precision:
-    """``auto``: bf16 on CUDA GPUs that support it; on CPUs with AMX-BF16 or AVX512-BF16, bf16 when
-    ``measure()`` (the student's bf16 speed-up, see ``measure_cpu_speedup``) is at least
-    ``MIN_CPU_SPEEDUP`` (without ``measure``, on the flags alone); else fp32. The reason says which."""
+    """``auto``: bf16 on CUDA GPUs with bf16 units (``gpu_has_bf16``: not emulated); on CPUs with
+    AMX-BF16 or AVX512-BF16, bf16 when ``measure()`` (the student's bf16 speed-up, see
+    ``measure_cpu_speedup``) is at least ``MIN_CPU_SPEEDUP`` (without ``measure``, on the flags
+    alone); else fp32. The reason says which."""
     if choice == "fp32":
         return Precision("fp32", False, "asked for")
     if choice in ("bf16", "fp16"):
         return Precision(choice, device.type == "cpu", "asked for")
     if device.type == "cuda":
-        if torch.cuda.is_bf16_supported():
-            return Precision("bf16", True, f"auto: {torch.cuda.get_device_name(device)} supports bf16")
-        return Precision("fp32", False, "auto: this GPU lacks bf16")
+        name = torch.cuda.get_device_name(device)
+        if gpu_has_bf16():
+            return Precision("bf16", True, f"auto: {name} has bf16 units")
+        return Precision("fp32", False, f"auto: {name} has no bf16 units (bf16 there would be emulated, slower than fp32)")
     fast = sorted(cpu_flags() & {"amx_bf16", "avx512_bf16"})
     if fast and measure is None:
         return Precision("bf16", True, f"auto: CPU has {', '.join(fast)}")

@@ -23,7 +23,7 @@ from srkd.distill.config import DistillConfig, save_config
 from srkd.distill.ema import EMA
 from srkd.distill.loader import Prefetcher
 from srkd.distill.methods import METHODS
-from srkd.distill.precision import measure_cpu_speedup, precision_for_run
+from srkd.distill.precision import grad_scaler, measure_cpu_speedup, precision_for_run
 from srkd.distill.runlog import RunLog, TrainResult, write_summary
 from srkd.distill.teacher import FrozenTeacher
 from srkd.errors import TrainingError
@@ -70,6 +70,7 @@ class Trainer:
                 buf.data = buf.data.clone(memory_format=torch.contiguous_format)
         self.params = list(self.student.parameters()) + self.method.helper_parameters()
         self.opt = torch.optim.Adam(self.params, lr=cfg.lr, betas=(0.9, 0.99))
+        self.scaler = grad_scaler(self.prec, self.device)
         self.ema = EMA(self.student, decay=cfg.ema_decay)
         self.step_module = distributed.wrap(self.method, self.dist, self.device,
                                             find_unused=bool(self.method.helper_parameters()))
@@ -117,10 +118,12 @@ class Trainer:
             raise TrainingError(f"loss is not finite ({loss.item()}) at step {self.step + 1}; stopped, the last good "
                                 f"checkpoint is kept in {self.out / RESUME_FILE}")
         self.opt.zero_grad(set_to_none=True)
-        loss.backward()
+        self.scaler.scale(loss).backward()  # fp16: scaled so small gradients survive; else unchanged
         if self.cfg.grad_clip:
+            self.scaler.unscale_(self.opt)  # clip the true gradients, not the scaled ones
             torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
-        self.opt.step()
+        self.scaler.step(self.opt)  # skips the step when fp16 gradients overflowed
+        self.scaler.update()
         self.ema.update(self.student)
         self.step += 1
         return {k: float(v.detach()) for k, v in parts.items()}
@@ -156,6 +159,7 @@ class Trainer:
             "step": self.step, "world_size": self.dist.world, "precision": self.prec.name,
             "student": self.student.state_dict(), "ema": self.ema.state_dict(),
             "method": self.method.helper_state(), "optimizer": self.opt.state_dict(),
+            "scaler": self.scaler.state_dict(),  # fp16's loss scale ({} when not fp16)
             "best_psnr": self.best_psnr if self.best_psnr is not None else float("nan"),
             "rng": [{k: (v.cpu() if isinstance(v, torch.Tensor) else v) for k, v in r.items()} for r in rngs],
         }
@@ -170,12 +174,10 @@ class Trainer:
                                 f"{self.dist.world}; resume with the same --nproc-per-node x nodes")
         self.student.load_state_dict(state["student"])
         self.ema.load_state_dict(state["ema"])
-        missing, unexpected = self.method.load_state_dict(state["method"], strict=False)
-        helper_missing = [k for k in missing if not k.startswith(("student.", "teacher."))]
-        if helper_missing or unexpected:
-            raise TrainingError(f"{path}: the method's saved state does not fit this config "
-                                f"(missing {helper_missing[:3]}, unexpected {unexpected[:3]})")
+        self.method.load_helper_state(state["method"], where=path)
         self.opt.load_state_dict(state["optimizer"])
+        if state.get("scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
         best = float(state["best_psnr"])
         self.best_psnr = None if math.isnan(best) else best

@@ -22,7 +22,7 @@ from srkd.backends.pytorch.runner import TorchRunner
 from srkd.bundle.manifest import FORMAT_VERSION, MANIFEST_NAME, STUDENT_FILE, ExportRecord, Manifest, ParityData, write_manifest
 from srkd.bundle.reader import Bundle, load_bundle
 from srkd.errors import CheckpointError, ConfigError
-from srkd.export.context import BuildContext
+from srkd.export.context import BuildContext, Preflight
 from srkd.export.options import ExportOptions
 from srkd.export.parity import parity_images, thresholds
 from srkd.export.plan import plan_artifacts, record
@@ -35,11 +35,11 @@ log = logging.getLogger(__name__)
 def build_into(src: Path, tmp: Path, out: Path, *, data: str | os.PathLike | None, opts: ExportOptions) -> Manifest:
     """Make every artifact of ``opts`` in the folder ``tmp`` from the checkpoint ``src`` and write the manifest."""
     plan = plan_artifacts(opts)
-    for backend in dict.fromkeys(backend for backend, _ in plan):
-        if backend.require is not None:
-            backend.require()  # say what is missing before any work
-    photos = parity_images(data, limit=opts.images, crop=opts.crop)  # then a bad --data, before any work
+    photos = parity_images(data, limit=opts.images, crop=opts.crop)  # first: a bad --data fails before any work
     ckpt = load_checkpoint(src)  # the one read of the checkpoint
+    for backend in dict.fromkeys(backend for backend, _ in plan):  # what cannot be done here, before any work
+        if backend.preflight is not None:
+            backend.preflight(Preflight(opts=opts, spec=ckpt.spec, photos=photos))
     model, spec, meta = ckpt.model, ckpt.spec, ckpt.metadata
     if meta is not None:  # srkd safetensors: the bundle holds the very file
         shutil.copyfile(src, tmp / STUDENT_FILE)

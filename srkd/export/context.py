@@ -1,4 +1,5 @@
-"""What a backend's artifact maker gets (``BuildContext``) and returns (``Made``) during ``srkd export``."""
+"""What a backend sees during ``srkd export``: before any work (``Preflight``), and when it makes an
+artifact (``BuildContext`` in, ``Made`` out)."""
 from __future__ import annotations
 
 import dataclasses
@@ -17,6 +18,20 @@ if TYPE_CHECKING:
     from srkd.models.spec import ModelSpec
 
 T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Preflight:
+    """What a backend's ``preflight`` sees before any export work: the options, the student's spec and
+    the parity photos (name, HR image)."""
+
+    opts: ExportOptions
+    spec: ModelSpec
+    photos: list[tuple[str, np.ndarray]]
+
+    @property
+    def hr_images(self) -> list[np.ndarray]:
+        return [img for _, img in self.photos]
 
 
 @dataclasses.dataclass(kw_only=True)

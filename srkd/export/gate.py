@@ -15,7 +15,7 @@ import datetime
 import logging
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 
@@ -42,7 +42,7 @@ def artifact_key(entry: ArtifactEntry) -> str:
 
 def measure_gate(
     bundle: str | os.PathLike | Bundle, *, data: str | None = None, images: int = 3, crop: int | None = 256,
-    sizes: Sequence[int] = (64,), runs: int = 10, threads: int = 1, skip: Sequence[str] = (),
+    sizes: Sequence[int] = (64,), runs: int = 10, threads: int = 1, skip: Sequence[str] | Mapping[str, str] = (),
 ) -> dict[str, Any]:
     """Parity and latency of every artifact, with latency also as a ratio to the reference workload.
 
@@ -93,7 +93,8 @@ def _time_all(bundle: Bundle, entries: list[ArtifactEntry], *, sizes, runs, thre
 
 
 def _measure(bundle: Bundle, *, data, images, crop, sizes, runs, threads, skip, rounds=2) -> dict[str, Any]:
-    checks = check_bundle(bundle, data=data, images=images, crop=crop, sizes=(), threads=threads, skip=skip)
+    every = check_bundle(bundle, data=data, images=images, crop=crop, sizes=(), threads=threads, skip=skip)
+    checks = [c for c in every if c.parity is not None]
     best, ref_ms = _time_all(bundle, [c.entry for c in checks], sizes=sizes, runs=runs, threads=threads, rounds=rounds)
     artifacts = {}
     for check in checks:
@@ -111,13 +112,14 @@ def _measure(bundle: Bundle, *, data, images, crop, sizes, runs, threads, skip, 
         "settings": {"data": data, "images": images, "crop": crop, "sizes": list(sizes), "runs": runs, "threads": threads,
                      "rounds": rounds},
         "host": host_info(), "reference": {"workload": WORKLOAD, "min_ms": ref_ms},
-        "artifacts": artifacts,
+        "artifacts": artifacts, "skipped": {artifact_key(c.entry): c.skipped for c in every if c.parity is None},
     }
 
 
 @dataclasses.dataclass(kw_only=True)
 class GateRow:
-    """One compared figure; ``status`` is ok, REGRESSED, missing (in the baseline only) or new."""
+    """One compared figure; ``status`` is ok, REGRESSED, missing (in the baseline only), skipped (in the
+    bundle but unable to run here; ``limit`` says why) or new."""
 
     artifact: str
     metric: str
@@ -138,6 +140,10 @@ def compare(baseline: dict[str, Any], current: dict[str, Any], *, max_slowdown: 
     base_arts, cur_arts = baseline.get("artifacts", {}), current.get("artifacts", {})
     for key, base in base_arts.items():
         cur = cur_arts.get(key)
+        if cur is None and key in current.get("skipped", {}):  # cannot run here: shown, not a regression
+            rows.append(GateRow(artifact=key, metric="present", baseline=1, current=None,
+                                limit=current["skipped"][key], status="skipped"))
+            continue
         if cur is None:
             rows.append(GateRow(artifact=key, metric="present", baseline=1, current=0, limit="in the bundle", status="missing"))
             continue

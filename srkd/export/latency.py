@@ -14,30 +14,32 @@ import numpy as np
 import torch
 
 from srkd.backends.runner import Runner
-from srkd.host import cpu_model, physical_cores
+from srkd.host import cpu_model
 
 log = logging.getLogger(__name__)
 
 
-def _uses_cuda(runner: Runner) -> bool:
-    device = getattr(runner, "device", None)
-    if device is not None and torch.device(device).type == "cuda":
-        return True
-    session = getattr(runner, "session", None)
-    return session is not None and "CUDAExecutionProvider" in session.get_providers()
+def _gpu_of(runner: Runner) -> torch.device | None:
+    """The CUDA device a runner computes on (torch, ONNX Runtime's CUDA/TensorRT providers, TensorRT), else None."""
+    device = torch.device(getattr(runner, "device", "cpu"))
+    return device if device.type == "cuda" else None
+
+
+def gpu_name(device: torch.device) -> str:
+    """The GPU's name, or ``CUDA device N`` when torch cannot tell (a CPU build beside onnxruntime-gpu)."""
+    try:
+        return torch.cuda.get_device_name(device)
+    except (AssertionError, RuntimeError):
+        return f"CUDA device {device.index or 0}"
 
 
 def host_info(runner: Runner | None = None) -> dict[str, Any]:
     """CPU model, logical CPUs, the thread count the runner's backend uses, and the GPU when it runs on one."""
     info: dict[str, Any] = {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
-    if runner is not None and runner.backend == "onnxruntime":
-        info["ort_threads"] = getattr(runner, "threads", None) or physical_cores()
-        info["threads"] = info["ort_threads"]
-    elif runner is not None and runner.backend == "openvino":
-        info["threads"] = runner.toolchain().get("threads") or physical_cores()
-    else:
-        info["threads"] = info["torch_threads"]
-    info["gpu"] = torch.cuda.get_device_name() if runner is not None and _uses_cuda(runner) else None
+    info.update(runner.thread_info() if runner is not None else {})
+    info.setdefault("threads", info["torch_threads"])  # a runner that says nothing computes on torch's threads
+    gpu = _gpu_of(runner) if runner is not None else None
+    info["gpu"] = gpu_name(gpu) if gpu is not None else None
     return info
 
 

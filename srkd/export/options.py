@@ -45,15 +45,19 @@ class ExportOptions:
         bad = [p for p in self.trt if p not in trt]
         if bad:
             raise ConfigError(f"--trt {','.join(bad)}: expected precisions among {', '.join(trt)}")
+        if not self.trt and (self.trt_sides or tuple(self.trt_batch) != (1, 1, 1)):
+            raise ConfigError("--trt-profile and --trt-batch shape TensorRT engines; they need --trt")
         for name in self.with_backends:
             backend = BACKENDS.get(name)
             if backend.export_flags:
                 raise ConfigError(f"--with {name}: {name} artifacts are asked for with {backend.export_flags}")
 
-    @property
-    def int8_symmetric(self) -> bool:
-        """Symmetric int8 activations: asked for, or needed by a TensorRT int8 engine (explicit quantization)."""
-        return self.int8_settings.symmetric or "int8" in self.trt
+    def int8_recipe(self) -> Int8Settings:
+        """The first int8 recipe: as asked, except that a TensorRT int8 engine (explicit quantization) needs
+        symmetric activations and float biases (its ONNX parser rejects INT32 DequantizeLinear)."""
+        for_trt = "int8" in self.trt
+        return dataclasses.replace(self.int8_settings, symmetric=self.int8_settings.symmetric or for_trt,
+                                   quantize_bias=self.int8_settings.quantize_bias and not for_trt)
 
     def artifact_flags(self) -> list[str]:
         """The ``srkd export`` flags that make the same set of artifacts (for rebuild commands)."""
@@ -72,6 +76,8 @@ class ExportOptions:
             flags.append(f"--trt {','.join(self.trt)}")
             if self.trt_sides:
                 flags.append(f"--trt-profile {':'.join(map(str, self.trt_sides))}")
+            if tuple(self.trt_batch) != (1, 1, 1):
+                flags.append(f"--trt-batch {':'.join(map(str, self.trt_batch))}")
             flags.append(f"--trt-opt-level {self.trt_opt_level}")
         flags += [f"--with {name}" for name in self.with_backends]
         return flags

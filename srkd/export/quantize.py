@@ -5,6 +5,9 @@ by default, which is what TensorRT's explicit quantization needs, so one ``model
 ONNX Runtime on CPU and a TensorRT int8 engine; ``symmetric=False`` gives asymmetric uint8
 activations (CPU only). ``keep_fp32="ends"`` leaves the first and last convolutions and the
 upsampler (the convs feeding DepthToSpace, and DepthToSpace itself) in float.
+``quantize_bias=False`` keeps convolution biases in float: ONNX Runtime's default stores them as INT32
+behind a DequantizeLinear, which TensorRT's ONNX parser rejects (it dequantizes INT8/FP8/INT4 only), so
+the model a TensorRT int8 engine is built from has float biases (ONNX Runtime still fuses its convs).
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ class Int8Settings:
     per_channel: bool = True
     symmetric: bool = True
     keep_fp32: str = "none"
+    quantize_bias: bool = True
     percentile: float = 99.999
     batch: int = 8
 
@@ -55,7 +59,8 @@ class Int8Settings:
         keep = "first/last conv + upsampler fp32" if self.keep_fp32 == "ends" else "all convs int8"
         acts = "int8 sym" if self.symmetric else "uint8 asym"
         per = "" if self.per_channel else ", per-tensor weights"
-        return f"{cal}, {self.images} patches of {self.patch} px, activations {acts}{per}, {keep}"
+        bias = "" if self.quantize_bias else ", float biases"
+        return f"{cal}, {self.images} patches of {self.patch} px, activations {acts}{per}{bias}, {keep}"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -126,7 +131,7 @@ def quantize_int8(
     method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
               "percentile": CalibrationMethod.Percentile}[settings.calibration]
     extra: dict[str, Any] = {"ActivationSymmetric": settings.symmetric, "WeightSymmetric": True,
-                             "CalibTensorRangeSymmetric": settings.symmetric}
+                             "CalibTensorRangeSymmetric": settings.symmetric, "QuantizeBias": settings.quantize_bias}
     if settings.calibration == "percentile":
         extra["CalibPercentile"] = settings.percentile
     with tempfile.TemporaryDirectory(prefix="srkd-int8-") as tmp:
@@ -147,4 +152,5 @@ def quantize_int8(
     log.info("%s: int8 QDQ (%s)%s", out_path, settings.label(), f", fp32 nodes: {', '.join(keep)}" if keep else "")
     return {"settings": settings.to_dict(), "fp32_nodes": keep, "format": "QDQ",
             "weights": "int8 per-channel symmetric" if settings.per_channel else "int8 per-tensor symmetric",
-            "activations": "int8 symmetric" if settings.symmetric else "uint8 asymmetric"}
+            "activations": "int8 symmetric" if settings.symmetric else "uint8 asymmetric",
+            "biases": "int32" if settings.quantize_bias else "float"}

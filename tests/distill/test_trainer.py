@@ -86,7 +86,7 @@ def test_state_dict_is_what_resume_pt_holds(photos, tmp_path):
     trainer.run()
     state = trainer.state_dict()
     saved = torch.load(tmp_path / "run" / "resume.pt", weights_only=True)
-    keys = ["step", "world_size", "precision", "student", "ema", "method", "optimizer", "best_psnr", "rng"]
+    keys = ["step", "world_size", "precision", "student", "ema", "method", "optimizer", "scaler", "best_psnr", "rng"]
     assert list(state) == list(saved) == keys and state["step"] == saved["step"] == 3
     assert all(torch.equal(state["student"][k], saved["student"][k]) for k in saved["student"])
     fresh = Trainer(_cfg(photos, tmp_path / "run", steps=3), resume=True, progress=False)

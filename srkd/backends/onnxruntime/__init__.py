@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from srkd.backends.spec import YES, ArtifactSpec, Backend, CanRun, OpenRequest, cannot
+from srkd.backends.spec import YES, ArtifactSpec, Backend, CanRun, Diagnosis, OpenRequest, cannot
 from srkd.bundle.manifest import STUDENT_FILE
 from srkd.errors import BackendUnavailableError
 
@@ -47,14 +47,17 @@ def _can_run(device: torch.device, precision: str | None) -> CanRun:
 
 
 def _open(request: OpenRequest) -> OrtRunner:
-    from srkd.backends.onnxruntime.runner import OrtRunner, available_kinds, execution_providers
+    from srkd.backends.onnxruntime.runner import (OrtRunner, available_kinds, execution_providers, gpu_tag,
+                                                  ort_trt_cache_dir)
 
     kind = request.ort_ep or ("cuda" if request.device.type == "cuda" else "cpu")
     if kind not in available_kinds():
         raise BackendUnavailableError(f"{request.path}: this onnxruntime has no {kind} execution provider "
                                       f"(has: {', '.join(available_kinds()) or 'none'}; GPU: pip install onnxruntime-gpu)")
     precision = request.entry.precision
-    providers = execution_providers(kind, spec=request.spec, cache_dir=request.root / "trt_cache", precision=precision)
+    gpu_id = (request.device.index or 0) if request.device.type == "cuda" else 0
+    cache = ort_trt_cache_dir(request.root, gpu=gpu_tag(gpu_id)) if kind == "tensorrt" else None
+    providers = execution_providers(kind, spec=request.spec, cache_dir=cache, precision=precision, device_id=gpu_id)
     return OrtRunner(request.path, spec=request.spec, precision=precision, threads=request.threads, providers=providers)
 
 
@@ -69,6 +72,18 @@ def _open_file(path, device, threads) -> OrtRunner:
     from srkd.backends.onnxruntime.bare import open_onnx_file
 
     return open_onnx_file(path, device, threads)
+
+
+def _doctor_report(probe: bool) -> dict:
+    from srkd.backends.onnxruntime.doctor import onnxruntime_info
+
+    return onnxruntime_info(probe=probe)
+
+
+def _doctor_lines(report: dict) -> list[str]:
+    from srkd.backends.onnxruntime.doctor import onnxruntime_lines
+
+    return onnxruntime_lines(report)
 
 
 BACKEND = Backend(
@@ -89,4 +104,5 @@ BACKEND = Backend(
     versions=_versions,
     suffixes=(".onnx",),
     open_file=_open_file,
+    doctor=Diagnosis(report=_doctor_report, lines=_doctor_lines),
 )

@@ -36,17 +36,17 @@ def onnx_metadata(path: Path) -> dict[str, Any]:
 
 def open_onnx_file(path: Path, device: torch.device, threads: int | None) -> OrtRunner:
     """An inactive ONNX Runtime runner for the srkd ``.onnx`` file ``path`` (CUDA provider on a CUDA device)."""
-    from srkd.backends.onnxruntime.runner import OrtRunner, available_kinds
+    from srkd.backends.onnxruntime.runner import OrtRunner, available_kinds, execution_providers
 
     if not path.is_file():
         raise CheckpointError(f"{path}: no such ONNX file")
     meta = onnx_metadata(path)
     spec = ModelSpec.from_dict(meta)
+    precision = meta["precision"] if meta.get("precision") in PRECISIONS else "fp32"
     providers = None
     if device.type == "cuda":
         if "cuda" not in available_kinds():
             raise BackendUnavailableError(f"{path}: onnxruntime has no CUDAExecutionProvider "
-                                          "(pip install onnxruntime-gpu)")
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    precision = meta["precision"] if meta.get("precision") in PRECISIONS else "fp32"
+                                          "(pip install onnxruntime-gpu, alone: not beside onnxruntime)")
+        providers = execution_providers("cuda", precision=precision, device_id=device.index or 0)
     return OrtRunner(path, spec=spec, precision=precision, threads=threads, providers=providers)

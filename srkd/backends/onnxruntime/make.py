@@ -3,8 +3,6 @@
 these files too)."""
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from srkd.backends.onnxruntime import FP16_FILE, INT8_FILE, ONNX_FILE
@@ -42,7 +40,7 @@ def make_fp16(ctx: BuildContext) -> Made:
 def make_int8(ctx: BuildContext) -> Made:
     """``model.int8.onnx``: the first int8 recipe that passes parity (see srkd.export.int8)."""
     opts, spec = ctx.opts, ctx.spec
-    settings = dataclasses.replace(opts.int8_settings, symmetric=opts.int8_symmetric)
+    settings = opts.int8_recipe()
     source = find_calib_source(opts.calib, meta=ctx.meta, student=ctx.checkpoint)
     pools: dict[tuple[int, int], np.ndarray] = {}
 

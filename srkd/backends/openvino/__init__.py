@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from srkd.backends.onnxruntime import INT8_FILE, ONNX_FILE
-from srkd.backends.spec import YES, ArtifactSpec, Backend, CanRun, OpenRequest, cannot
+from srkd.backends.spec import YES, ArtifactSpec, Backend, CanRun, Diagnosis, OpenRequest, cannot
 from srkd.errors import BackendUnavailableError
 
 if TYPE_CHECKING:
     import torch
 
     from srkd.backends.openvino.runner import OpenVinoRunner
-    from srkd.export.context import BuildContext, Made
+    from srkd.export.context import BuildContext, Made, Preflight
 
 OV_FILE, OV_INT8_FILE = "model.xml", "model.int8.xml"
 
@@ -47,10 +47,28 @@ def _open(request: OpenRequest) -> OpenVinoRunner:
     return OpenVinoRunner(request.path, spec=request.spec, precision=request.entry.precision, threads=request.threads)
 
 
-def _require() -> None:
+def _preflight(request: Preflight) -> None:
     from srkd.backends.openvino.runner import require_openvino
 
     require_openvino()
+
+
+def _doctor_report(probe: bool) -> dict:
+    from srkd.backends.openvino.doctor import openvino_info
+
+    return openvino_info()
+
+
+def _doctor_lines(report: dict) -> list[str]:
+    from srkd.backends.openvino.doctor import openvino_lines
+
+    return openvino_lines(report)
+
+
+def _doctor_missing(report: dict) -> str | None:
+    from srkd.backends.openvino.doctor import openvino_missing
+
+    return openvino_missing(report)
 
 
 BACKEND = Backend(
@@ -69,5 +87,6 @@ BACKEND = Backend(
     auto_rank=1,
     extra="openvino",
     export_flags="--openvino",
-    require=_require,
+    preflight=_preflight,
+    doctor=Diagnosis(report=_doctor_report, lines=_doctor_lines, missing=_doctor_missing),
 )

@@ -97,6 +97,11 @@ class OpenVinoRunner(Runner):
             info["threads"] = int(self.compiled.get_property("INFERENCE_NUM_THREADS"))
         return info
 
+    def thread_info(self) -> dict[str, int]:
+        from srkd.host import physical_cores
+
+        return {"threads": self.toolchain().get("threads") or physical_cores()}
+
     def infer_impl(self, batch: np.ndarray) -> np.ndarray:
         self.request.infer({0: batch})
         return np.array(self.request.get_output_tensor(0).data, dtype=np.float32, copy=True)

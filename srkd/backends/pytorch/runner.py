@@ -1,4 +1,8 @@
-"""PyTorch backend: fp32 (the reference) or bf16 autocast, on CPU or CUDA."""
+"""PyTorch backend: fp32 (the reference) or bf16/fp16 autocast, on CPU or CUDA.
+
+fp32 on a GPU runs with TF32 off (``srkd.device.exact_fp32``): it is compared against the CPU's fp32
+at the 60 dB bound, which TF32 convolutions do not promise.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -8,6 +12,7 @@ import torch
 from torch import nn
 
 from srkd.backends.runner import Runner
+from srkd.device import exact_fp32
 from srkd.models.spec import ModelSpec
 
 
@@ -37,7 +42,7 @@ class TorchRunner(Runner):
 
     def _autocast(self):
         if self.precision == "fp32":
-            return contextlib.nullcontext()
+            return exact_fp32() if self.device.type == "cuda" else contextlib.nullcontext()
         dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
 

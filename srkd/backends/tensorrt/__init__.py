@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from srkd.backends.onnxruntime import FP16_FILE, INT8_FILE, ONNX_FILE
-from srkd.backends.spec import YES, ArtifactSpec, Backend, CanRun, OpenRequest, cannot
+from srkd.backends.spec import YES, ArtifactSpec, Backend, CanRun, Diagnosis, OpenRequest, cannot
 from srkd.errors import CheckpointError
 
 if TYPE_CHECKING:
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import torch
 
     from srkd.backends.tensorrt.runner import TrtRunner
-    from srkd.export.context import BuildContext, Made
+    from srkd.export.context import BuildContext, Made, Preflight
 
 ENGINE_FILE = "model.<precision>.<sm>-trt<version>.engine"  # named by srkd.backends.tensorrt.info.engine_name
 
@@ -41,17 +41,42 @@ def _open(request: OpenRequest) -> TrtRunner:
     from srkd.backends.tensorrt.runner import TrtRunner
 
     return TrtRunner(request.path, spec=request.spec, precision=request.entry.precision,
-                     built_with=request.entry.toolchain, rebuild=request.rebuild)
+                     built_with=request.entry.toolchain, rebuild=request.rebuild,
+                     device=request.device if request.device.type == "cuda" else None)
 
 
-def _require() -> None:
-    from srkd.backends.tensorrt.build import require_tensorrt
+def _preflight(request: Preflight) -> None:
+    from srkd.backends.tensorrt.build import check_request
 
-    require_tensorrt()
+    check_request(request)
 
 
 def _open_file(path: Path, device: torch.device, threads: int | None) -> TrtRunner:
     raise CheckpointError(f"{path}: a TensorRT engine carries no model description; pass the bundle folder holding it")
+
+
+def _doctor_report(probe: bool) -> dict:
+    import torch
+
+    from srkd.backends.tensorrt.doctor import tensorrt_info
+
+    try:
+        cuda = bool(torch.version.cuda) and torch.cuda.is_available()
+    except RuntimeError:  # a broken driver install: srkd doctor's torch section says why
+        cuda = False
+    return tensorrt_info(cuda=cuda, probe=probe)
+
+
+def _doctor_lines(report: dict) -> list[str]:
+    from srkd.backends.tensorrt.doctor import tensorrt_lines
+
+    return tensorrt_lines(report)
+
+
+def _doctor_missing(report: dict) -> str | None:
+    from srkd.backends.tensorrt.doctor import tensorrt_missing
+
+    return tensorrt_missing(report)
 
 
 BACKEND = Backend(
@@ -67,7 +92,8 @@ BACKEND = Backend(
     auto_rank=0,
     extra="gpu",
     export_flags="--trt PRECISIONS",
-    require=_require,
+    preflight=_preflight,
     suffixes=(".engine", ".plan"),
     open_file=_open_file,
+    doctor=Diagnosis(report=_doctor_report, lines=_doctor_lines, missing=_doctor_missing),
 )

@@ -19,7 +19,7 @@ from srkd.errors import BackendUnavailableError, SrkdError
 from srkd.fsutil import atomic_write_bytes
 
 if TYPE_CHECKING:
-    from srkd.export.context import BuildContext, Made
+    from srkd.export.context import BuildContext, Made, Preflight
 
 log = logging.getLogger(__name__)
 
@@ -27,17 +27,17 @@ INSTALL_HINT = ("install it on a machine with an NVIDIA GPU and a CUDA build of 
                 "(the tensorrt wheels download their libraries from https://pypi.nvidia.com during install)")
 
 
-def require_tensorrt() -> tuple[Any, tuple[int, int]]:
-    """The imported ``tensorrt`` module and this GPU's compute capability; BackendUnavailableError
-    saying what is missing (the package, or a CUDA GPU) otherwise."""
+def require_tensorrt(*, what: str = "--trt") -> tuple[Any, tuple[int, int]]:
+    """The imported ``tensorrt`` module and the current GPU's compute capability; BackendUnavailableError
+    saying what is missing (the package, or a CUDA GPU) otherwise. ``what`` starts the message."""
     try:
         import tensorrt as trt
     except ImportError:
-        raise BackendUnavailableError(f"--trt needs the TensorRT Python package, which is not installed; {INSTALL_HINT}") from None
+        raise BackendUnavailableError(f"{what} needs the TensorRT Python package, which is not installed; {INSTALL_HINT}") from None
     import torch
 
     if not torch.cuda.is_available():
-        raise BackendUnavailableError("--trt needs an NVIDIA GPU visible to torch (torch.cuda.is_available() is False; "
+        raise BackendUnavailableError(f"{what} needs an NVIDIA GPU visible to torch (torch.cuda.is_available() is False; "
                                       f"torch {torch.__version__})")
     return trt, tuple(torch.cuda.get_device_capability())
 
@@ -46,7 +46,8 @@ def _major(trt: Any) -> int:
     return int(str(trt.__version__).split(".")[0])
 
 
-def _network(trt: Any, builder: Any) -> Any:
+def create_network(trt: Any, builder: Any) -> Any:
+    """A strongly typed network definition, the same way on TensorRT 10 and 11."""
     if _major(trt) >= 11:  # strongly typed is the only mode
         return builder.create_network(0)
     return builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
@@ -65,7 +66,7 @@ def build_engine(
     trt, capability = require_tensorrt()
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    network = _network(trt, builder)
+    network = create_network(trt, builder)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse_from_file(str(onnx_path)):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
@@ -74,6 +75,8 @@ def build_engine(
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * (1 << 30)))
     config.builder_optimization_level = int(opt_level)
     config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
+    if precision == "fp32" and hasattr(trt.BuilderFlag, "TF32"):  # fp32 parity is held to 60 dB: no TF32 tactics
+        config.clear_flag(trt.BuilderFlag.TF32)
     opt_profile = builder.create_optimization_profile()
     opt_profile.set_shape(input_name, profile.min, profile.opt, profile.max)
     config.add_optimization_profile(opt_profile)
@@ -98,6 +101,19 @@ def build_engine(
             "strongly_typed": True, "layer_check": report.to_dict()}
 
 
+def check_request(request: Preflight) -> None:
+    """Refuse, in one line and before any work, a profile (``--trt-profile`` sides, ``--trt-batch``) that
+    the export's parity images or timed sizes fall outside; then say what is missing (TensorRT, a GPU)."""
+    from srkd.backends.tensorrt.info import check_profile_admits, profile_shapes
+
+    opts, spec = request.opts, request.spec
+    req, step = spec.size_req, spec.scale * spec.size_req.multiple_of
+    lr = [((h - h % step) // spec.scale, (w - w % step) // spec.scale) for h, w in (img.shape[:2] for img in request.hr_images)]
+    profile = profile_shapes(req, channels=spec.in_channels, sides=opts.trt_sides, batch=opts.trt_batch)
+    check_profile_admits(profile, size_req=req, lr_shapes=lr, sizes=opts.latency_sizes)
+    require_tensorrt()
+
+
 def make_engine(ctx: BuildContext, *, source: str, precision: str) -> Made:
     """The engine of ``precision`` built from the bundle's ``source`` ONNX for this GPU (int8 keeps the
     nodes the int8 ONNX left in fp32)."""
@@ -113,7 +129,7 @@ def make_engine(ctx: BuildContext, *, source: str, precision: str) -> Made:
     profile = profile_shapes(spec.size_req, channels=spec.in_channels, sides=opts.trt_sides, batch=opts.trt_batch)
     name = engine_name(precision, capability=capability, trt_version=str(trt.__version__))
     int8 = ctx.made.get(INT8_FILE)
-    keep = int8.quantization.fp32_nodes if precision == "int8" and int8 and int8.quantization else ()
+    keep = list(int8.quantization.fp32_nodes) if precision == "int8" and int8 and int8.quantization else []
     info = build_engine(ctx.path(source), ctx.path(name), precision=precision, profile=profile, input_name=INPUT_NAME,
                         opt_level=opts.trt_opt_level, timing_cache=opts.trt_timing_cache, allow_fp32=keep)
     built_with = {k: info[k] for k in ("tensorrt", "compute_capability")}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from srkd.errors import BackendUnavailableError, ConfigError, ParityError
 from srkd.models.spec import SizeReq
@@ -61,6 +61,28 @@ def profile_shapes(
                           f"(after rounding to the size requirement), batch {'/'.join(map(str, batch))}")
     shape = lambda b, s: (int(b), channels, s, s)  # noqa: E731
     return TrtProfile(min=shape(batch[0], s_min), opt=shape(batch[1], s_opt), max=shape(batch[2], s_max))
+
+
+def check_profile_admits(profile: TrtProfile, *, size_req: SizeReq, lr_shapes: Iterable[tuple[int, int]],
+                         sizes: Iterable[int]) -> None:
+    """ConfigError (one line) when an export would feed its engines inputs the profile refuses: the
+    parity images (LR ``lr_shapes``) and the timed ``sizes`` (rounded to ``size_req`` as the timing
+    does), all single images. Called before any work, so a bad flag does not abort a finished build."""
+    (b_lo, _, lo, _), (b_opt, b_hi) = profile.min, (profile.opt[0], profile.max[0])
+    hi = profile.max[2]
+    problems = []
+    if b_lo > 1:
+        problems.append(f"its minimum batch must be 1, since parity and timing run single images "
+                        f"(e.g. --trt-batch 1:{b_opt}:{b_hi})")
+    outside = sorted({f"{h}x{w}" for h, w in lr_shapes if min(h, w) < lo or max(h, w) > hi})
+    if outside:
+        problems.append(f"the parity images (LR {', '.join(outside)} px) fall outside it (change --crop or --trt-profile)")
+    timed = sorted({_fit(int(s), size_req) for s in sizes})
+    bad = [s for s in timed if not lo <= s <= hi]
+    if bad:
+        problems.append(f"--sizes {','.join(map(str, bad))} fall outside it (drop them or widen --trt-profile)")
+    if problems:
+        raise ConfigError(f"TensorRT profile of LR sides {lo}..{hi} px, batch {b_lo}..{b_hi}: " + "; ".join(problems))
 
 
 def short_version(version: str) -> str:
