@@ -25,7 +25,8 @@ $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag ablation --see
 #    auxiliary term switched off (benchmarks/kd_terms.py: augkd's teacher term is 13 % of the student's
 #    gradient at lambda_pix=5; mipkd's feature term 56 %, its block term 0 %)
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag terms --seeds 0 \
-    --methods augkd:lambda_pix=1 augkd:zoom_out=false augkd:n_zoom_in=0 mipkd:lambda_feat=0.1 mipkd:lambda_block=1
+    --methods augkd:lambda_pix=1 augkd:zoom_out=false augkd:n_zoom_in=0 augkd:two_step=true \
+    mipkd:lambda_feat=0.1 mipkd:lambda_block=1
 # 5. the step budget: one seed at 8,000 steps
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag budget --seeds 0 --steps 8000 \
     --methods kd augkd mipkd

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 from srkd.fsutil import atomic_save, atomic_write_text
+
+log = logging.getLogger(__name__)
 
 
 class RunLog:
@@ -19,6 +22,14 @@ class RunLog:
     def write(self, record: dict[str, Any]) -> None:
         with open(self.path, "a") as fh:
             fh.write(json.dumps(record) + "\n")
+
+    def resume_at(self, step: int, *, stale: list[Path]) -> None:
+        """Continue the log of a resumed run at ``step`` (records after it are dropped); ``stale``: the
+        unfinished temp files of the killed run that were removed, said in the log."""
+        if stale:
+            log.warning("%s: removed %d unfinished temp file(s) of the killed run: %s", self.path.parent, len(stale),
+                        ", ".join(p.name for p in stale))
+        self.truncate_after(step)
 
     def records(self) -> list[dict[str, Any]]:
         if not self.path.exists():

@@ -20,6 +20,7 @@ from srkd.device import pick_device
 from srkd.distill import distributed
 from srkd.distill import resume as resume_ckpt
 from srkd.distill.config import DistillConfig, save_config
+from srkd.distill.diagnostics import term_grad_norms
 from srkd.distill.ema import EMA
 from srkd.distill.loader import Prefetcher
 from srkd.distill.methods import METHODS
@@ -53,12 +54,10 @@ class Trainer:
         arch, hp = parse_arch_string(cfg.student, scale=cfg.scale)
         self.student = build_model(arch, hp).to(self.device)
         saved = resume_ckpt.read(self.out) if resume else None
-        measure = None
-        if cfg.precision == "auto" and self.device.type == "cpu":  # every rank follows rank 0's figure
-            def measure() -> float:
-                mine = measure_cpu_speedup(self.student, batch=cfg.batch, patch=cfg.patch)
-                return float(distributed.all_gather(self.dist, mine)[0])
-        self.prec = precision_for_run(cfg.precision, self.device, saved=saved, measure=measure)
+        speedup = lambda: float(distributed.all_gather(  # noqa: E731 - every rank follows rank 0's figure
+            self.dist, measure_cpu_speedup(self.student, batch=cfg.batch, patch=cfg.patch))[0])
+        auto_cpu = cfg.precision == "auto" and self.device.type == "cpu"
+        self.prec = precision_for_run(cfg.precision, self.device, saved=saved, measure=speedup if auto_cpu else None)
         teacher = None
         if METHODS.get(cfg.method).needs_teacher:
             tmodel, _ = resolve_model(cfg.teacher, scale=cfg.scale)
@@ -80,12 +79,8 @@ class Trainer:
         self.data_position: str | None = None  # where this rank's data stream continues (set by load_state_dict)
         if resume:
             self.load_state_dict(saved)
-            if self.dist.main:
-                stale = remove_stale_temps(self.out, RUN_FILES)  # a kill mid-checkpoint leaves its temp file
-                if stale:
-                    log.warning("%s: removed %d unfinished temp file(s) of the killed run: %s", self.out, len(stale),
-                                ", ".join(p.name for p in stale))
-                self.runlog.truncate_after(self.step)
+            if self.dist.main:  # a kill mid-checkpoint leaves its temp file; the log may run past the checkpoint
+                self.runlog.resume_at(self.step, stale=remove_stale_temps(self.out, RUN_FILES))
             log.info("resumed %s at step %d", self.out, self.step)
         elif self.dist.main:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -103,17 +98,33 @@ class Trainer:
         return self.cfg.lr * self.cfg.lr_gamma**passed
 
     def train_step(self, lr_img: torch.Tensor, hr_img: torch.Tensor) -> dict[str, float]:
+        """One iteration: ``method.updates_per_step`` optimizer steps (AugKD's ``two_step``: 2), one EMA update."""
         mf = torch.channels_last if self.prec.channels_last else torch.contiguous_format
         batch = {"lr": lr_img.to(self.device).contiguous(memory_format=mf), "hr": hr_img.to(self.device)}
         for group in self.opt.param_groups:
             group["lr"] = self.lr_at(self.step)
         self.method.train()
-        with self.prec.autocast(self.device):
-            parts = self.step_module(batch)
-        loss = parts["loss"]
+        n = self.method.updates_per_step
         every = self.cfg.term_grads_every
-        if every and (self.step + 1) % every == 0 and self.dist.main and not self.dist.enabled:
-            self.runlog.write({"step": self.step + 1, "term_grad_norms": self.method.term_grad_norms(parts)})
+        diagnose = every and (self.step + 1) % every == 0 and self.dist.main and not self.dist.enabled
+        logged: dict[str, float] = {}
+        norms: dict[str, float] = {}
+        for phase in range(n):
+            with self.prec.autocast(self.device):
+                parts = self.step_module(batch, phase=phase) if n > 1 else self.step_module(batch)
+            if diagnose:
+                norms.update(term_grad_norms(self.method, parts))
+            self._update(parts["loss"])
+            for k, v in parts.items():
+                logged[k] = logged.get(k, 0.0) + float(v.detach())
+        if diagnose:
+            self.runlog.write({"step": self.step + 1, "term_grad_norms": norms})
+        self.ema.update(self.student)
+        self.step += 1
+        return logged
+
+    def _update(self, loss: torch.Tensor) -> None:
+        """Backward and one optimizer step; a non-finite loss stops the run on every rank."""
         if distributed.any_true(self.dist, not bool(torch.isfinite(loss.detach()))):
             raise TrainingError(f"loss is not finite ({loss.item()}) at step {self.step + 1}; stopped, the last good "
                                 f"checkpoint is kept in {self.out / RESUME_FILE}")
@@ -124,9 +135,6 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
         self.scaler.step(self.opt)  # skips the step when fp16 gradients overflowed
         self.scaler.update()
-        self.ema.update(self.student)
-        self.step += 1
-        return {k: float(v.detach()) for k, v in parts.items()}
 
     def validate(self) -> float | None:
         """Rank 0 scores the EMA student on the validation folder; the best is saved."""
@@ -152,16 +160,13 @@ class Trainer:
         Collective under torchrun: every rank's RNG states and data position are gathered, so every
         rank must call it; the result is complete on every rank.
         """
-        mine = {"torch": torch.get_rng_state(), "data": self.loader.position(),
-                "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else torch.empty(0)}
-        rngs = distributed.all_gather(self.dist, mine)
         return {
             "step": self.step, "world_size": self.dist.world, "precision": self.prec.name,
             "student": self.student.state_dict(), "ema": self.ema.state_dict(),
             "method": self.method.helper_state(), "optimizer": self.opt.state_dict(),
             "scaler": self.scaler.state_dict(),  # fp16's loss scale ({} when not fp16)
             "best_psnr": self.best_psnr if self.best_psnr is not None else float("nan"),
-            "rng": [{k: (v.cpu() if isinstance(v, torch.Tensor) else v) for k, v in r.items()} for r in rngs],
+            "rng": distributed.gather_rng(self.dist, self.device, data=self.loader.position()),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -181,11 +186,7 @@ class Trainer:
         self.step = int(state["step"])
         best = float(state["best_psnr"])
         self.best_psnr = None if math.isnan(best) else best
-        mine = state["rng"][self.dist.rank]
-        torch.set_rng_state(mine["torch"])
-        if self.device.type == "cuda" and mine["cuda"].numel():
-            torch.cuda.set_rng_state(mine["cuda"], self.device)
-        self.data_position = mine["data"]
+        self.data_position = distributed.restore_rng(state["rng"][self.dist.rank], self.device)
 
     def save_checkpoint(self) -> None:
         """Student (EMA) and the resume checkpoint, atomically; every rank takes part, rank 0 writes."""

@@ -1,4 +1,5 @@
 import itertools
+import json
 
 import pytest
 import torch
@@ -137,3 +138,40 @@ def test_zoom_out_pad_to_forces_padding_on_a_teacher_without_a_minimum():
     assert not torch.allclose(a["zoom_out_kd"], b["zoom_out_kd"])  # the teacher's labels changed near the border
     with pytest.raises(ConfigError, match="zoom_out_pad_to"):
         METHODS.get("augkd")(student=student, teacher=teacher, args={"zoom_out_pad_to": -1})
+
+
+def test_two_step_splits_the_terms_over_two_phases():
+    torch.manual_seed(0)
+    student = build_model("edsr", {"scale": 2, "n_feats": 4, "n_blocks": 1})
+    teacher = FrozenTeacher(build_model("edsr", {"scale": 2, "n_feats": 4, "n_blocks": 1}))
+    m = METHODS.get("augkd")(student=student, teacher=teacher, args={"two_step": True})
+    assert m.updates_per_step == 2 and METHODS.get("augkd")(student=student, teacher=teacher, args={}).updates_per_step == 1
+    batch = {"lr": torch.rand(2, 3, 16, 16), "hr": torch.rand(2, 3, 32, 32)}
+    main, aux = m(batch, phase=0), m(batch, phase=1)
+    assert set(main) == {"loss", "pix", "kd"}
+    assert set(aux) == {"loss", "zoom_in", "zoom_out_pix", "zoom_out_kd"}
+    torch.testing.assert_close(main["loss"], 5.0 * main["pix"] + main["kd"])
+    torch.testing.assert_close(aux["loss"], aux["zoom_in"] + 5.0 * aux["zoom_out_pix"] + aux["zoom_out_kd"])
+    torch.testing.assert_close(main["pix"], (student(batch["lr"]) - batch["hr"]).abs().mean())
+
+
+def test_two_step_trains_with_two_optimizer_steps_per_iteration_and_resumes_exactly(tmp_path):
+    from conftest import photo_run_folder
+    from srkd.distill.config import DistillConfig
+    from srkd.distill.trainer import Trainer
+
+    photos = photo_run_folder(tmp_path, teacher_hparams={"n_feats": 8, "n_blocks": 1})
+    cfg = lambda out, steps: DistillConfig(  # noqa: E731
+        student="edsr:n_feats=8,n_blocks=2", method="augkd", method_args={"two_step": True},
+        teacher=str(photos / "teacher.safetensors"), data=[str(photos / "hr")], scale=2, steps=steps, batch=2,
+        patch=16, precision="fp32", out=str(out), val_every=100, ckpt_every=2, log_every=1, threads=1)
+    whole = Trainer(cfg(tmp_path / "whole", 4), progress=False)
+    whole.run()
+    assert all(s["step"] == 8 for s in whole.opt.state_dict()["state"].values())  # 4 iterations x 2 steps
+    logged = [json.loads(line) for line in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
+    assert {"pix", "kd", "zoom_in", "zoom_out_pix", "zoom_out_kd"} <= set(logged[0])
+    Trainer(cfg(tmp_path / "split", 4), progress=False).run(until=3)  # killed after step 3: resumes from step 2
+    resumed = Trainer(cfg(tmp_path / "split", 4), resume=True, progress=False)
+    resumed.run()
+    for a, b in zip(whole.student.state_dict().values(), resumed.student.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

@@ -3,7 +3,8 @@
 loss = lambda_pix * L1(S(lq), gt) + lambda_kd * L1(S(lq), T(lq))                 (main)
      + lambda_kd  * L1(F^-1(S(F(x_zi))), T(x_zi))                                  (zoom-in)
      + lambda_pix * L1(S(x_zo), lq) + lambda_kd * L1(S(x_zo), T(x_zo))             (zoom-out)
-One optimizer step per iteration over the sum; the teacher runs twice per step (one batched
+One optimizer step per iteration over the sum (``two_step``: main terms, then the auxiliary ones,
+each with its own optimizer step); the teacher runs twice per step (one batched
 call for lq and the zoom-in tiles, which have the same size, and one for the zoom-out batch).
 """
 from __future__ import annotations
@@ -34,6 +35,10 @@ class AugKDConfig:
     # pads them (bottom/right, reflect, replicate beyond), run, and cropped. zoom_out_pad_to raises the
     # teacher's minimum (0: its own), to measure what the padding costs on a teacher that needs none.
     zoom_out_pad_to: int = 0
+    # Two optimizer steps per iteration, as AugKD's released code does: the main terms, then the
+    # auxiliary ones on the updated student. (The release also keeps the first step's gradients in
+    # the second; here each step has only its own terms' gradients.)
+    two_step: bool = False
 
 
 class AugKD(Method):
@@ -60,32 +65,41 @@ class AugKD(Method):
         lp, lk = self.cfg.lambda_pix, self.cfg.lambda_kd
         return {"pix": lp, "kd": lk, "zoom_in": lk, "zoom_out_pix": lp, "zoom_out_kd": lk}
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    @property
+    def updates_per_step(self) -> int:
+        return 2 if self.cfg.two_step else 1
+
+    def forward(self, batch: dict[str, torch.Tensor], *, phase: int | None = None) -> dict[str, torch.Tensor]:
+        """All terms in one loss; with ``two_step``, phase 0 gives the main terms and phase 1 (after the
+        first optimizer step, so on the updated student) the zoom-in and zoom-out terms."""
         lq, gt, s, cfg = batch["lr"], batch["hr"], self.scale, self.cfg
-        n = lq.shape[0]
-        cells = torch.randperm(s * s)[: cfg.n_zoom_in].tolist()  # same cells for the whole batch
-        x_zi = zoom_in_tiles(gt, scale=s, cells=cells).to(memory_format=_format(lq))
-        flags = draw_flags(x_zi.shape[0], p=cfg.p)
-        # one teacher call for lq and the zoom-in tiles (same size), one student call for lq and F(x_zi)
-        t_main = self.teacher(torch.cat([lq, x_zi]))
-        s_main = self.student(torch.cat([lq, apply_forward(x_zi, flags)]))
-        sr, sr_zi = s_main[:n].float(), apply_inverse(s_main[n:], flags).float()
-        pix = F.l1_loss(sr, gt)
-        kd = F.l1_loss(sr, t_main[:n].float())
-        zi = F.l1_loss(sr_zi, t_main[n:].float()) if cfg.n_zoom_in else sr.new_zeros(())
-        loss = cfg.lambda_pix * pix + cfg.lambda_kd * (kd + zi)
-        parts = {"pix": pix, "kd": kd, "zoom_in": zi}
-        if cfg.zoom_out:
+        n = lq.shape[0] if phase != 1 else 0
+        aux = phase != 0
+        t_in, s_in = ([lq], [lq]) if n else ([], [])
+        if aux and cfg.n_zoom_in:
+            cells = torch.randperm(s * s)[: cfg.n_zoom_in].tolist()  # same cells for the whole batch
+            x_zi = zoom_in_tiles(gt, scale=s, cells=cells).to(memory_format=_format(lq))
+            flags = draw_flags(x_zi.shape[0], p=cfg.p)
+            t_in.append(x_zi)
+            s_in.append(apply_forward(x_zi, flags))
+        parts: dict[str, torch.Tensor] = {}
+        if t_in:  # one teacher call for lq and the zoom-in tiles (same size), one student call for both
+            t_out, s_out = self.teacher(torch.cat(t_in)), self.student(torch.cat(s_in))
+            if n:
+                sr = s_out[:n].float()
+                parts.update(pix=F.l1_loss(sr, gt), kd=F.l1_loss(sr, t_out[:n].float()))
+            if aux and cfg.n_zoom_in:
+                parts["zoom_in"] = F.l1_loss(apply_inverse(s_out[n:], flags).float(), t_out[n:].float())
+        if aux and cfg.zoom_out:
             x_zo = zoom_out(lq.float(), scale=s).to(lq.dtype)
             s_zo = forward_padded(self.student, x_zo, req=_size_req(self.student), scale=s).float()
             t_req = _size_req(getattr(self.teacher, "model", self.teacher))
             t_req = dataclasses.replace(t_req, minimum=max(t_req.minimum, cfg.zoom_out_pad_to))
             t_zo = forward_padded(self.teacher, x_zo, req=t_req, scale=s).float()
-            zo_pix, zo_kd = F.l1_loss(s_zo, lq.float()), F.l1_loss(s_zo, t_zo)
-            loss = loss + cfg.lambda_pix * zo_pix + cfg.lambda_kd * zo_kd
-            parts.update(zoom_out_pix=zo_pix, zoom_out_kd=zo_kd)
+            parts.update(zoom_out_pix=F.l1_loss(s_zo, lq.float()), zoom_out_kd=F.l1_loss(s_zo, t_zo))
+        weights = self.term_weights()
+        loss = sum((weights[k] * v for k, v in parts.items()), lq.new_zeros((), dtype=torch.float32))
         return {"loss": loss, **parts}
-
 
 def _size_req(model: torch.nn.Module) -> SizeReq:
     return getattr(model, "size_req", None) or SizeReq()

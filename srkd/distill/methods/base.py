@@ -30,7 +30,8 @@ class Method(nn.Module):
 
     name = "method"
     needs_teacher = True  # builds without a teacher when False (scratch)
-    needs_features = False  # uses the feature-access contract of teacher and student (DESIGN: "Feature access")
+    needs_features = False  # uses the feature-access contract of teacher and student (docs/design.md, "Feature access")
+    updates_per_step = 1  # optimizer steps per iteration; >1: forward(batch, phase=0..n-1), a step after each
 
     def __init__(self, *, student: nn.Module, teacher: FrozenTeacher | None) -> None:
         super().__init__()
@@ -43,19 +44,6 @@ class Method(nn.Module):
     def term_weights(self) -> dict[str, float]:
         """The weight of each named loss part in ``loss`` (for the per-term gradient-norm log)."""
         return {}
-
-    def term_grad_norms(self, parts: dict[str, torch.Tensor]) -> dict[str, float]:
-        """``weight * ||d part / d student||`` for each weighted loss part (the graph is kept for backward)."""
-        params = [p for p in self.student.parameters() if p.requires_grad]
-        norms = {}
-        for name, weight in self.term_weights().items():
-            part = parts.get(name)
-            if part is None or not part.requires_grad or not weight:
-                continue
-            grads = [g for g in torch.autograd.grad(part, params, retain_graph=True, allow_unused=True) if g is not None]
-            if grads:
-                norms[name] = weight * float(torch.linalg.vector_norm(torch.stack([g.float().norm() for g in grads])))
-        return norms
 
     def helper_parameters(self) -> list[nn.Parameter]:
         """Trainable parameters beyond the student's (e.g. MiPKD's mixers)."""
