@@ -21,13 +21,15 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from srkd.bundle.record import Record, RecordError, optional
 from srkd.bundle.records import Companion, CheckRecord, Engine, Latency, Parity, Quantization
 from srkd.errors import CheckpointError
 from srkd.fsutil import atomic_write_text, json_safe
-from srkd.models.spec import ModelSpec
+
+if TYPE_CHECKING:
+    from srkd.models.spec import ModelSpec
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -113,6 +115,8 @@ class Manifest(Record):
     @functools.cached_property
     def spec(self) -> ModelSpec:
         """The model's descriptor (arch, scale, channels, size requirement)."""
+        from srkd.models.spec import ModelSpec
+
         return ModelSpec.from_dict(self.model)
 
     @classmethod
