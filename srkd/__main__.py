@@ -1,3 +1,12 @@
-from srkd.cli import main
+import sys
 
-main(prog_name="srkd")
+from srkd.interrupts import EXIT_INTERRUPTED, ignore_from_now, install_for_process
+
+install_for_process()  # before the imports, so that a signal during start-up already stops cleanly
+try:
+    from srkd.cli import run
+except KeyboardInterrupt:
+    ignore_from_now()
+    print("srkd: interrupted", file=sys.stderr)
+    sys.exit(EXIT_INTERRUPTED)
+run()

@@ -1,8 +1,10 @@
-"""Typed errors. The CLI turns any SrkdError into one line on stderr and exit code 1."""
+"""Typed errors. The CLI turns any SrkdError into one line on stderr and its exit code (1; Interrupted: 130)."""
 
 
 class SrkdError(Exception):
-    """Base class of every error srkd raises on purpose."""
+    """Base class of every error srkd raises on purpose; the CLI prints it as one line and exits ``exit_code``."""
+
+    exit_code = 1
 
 
 class UnknownNameError(SrkdError, KeyError):
@@ -24,6 +26,10 @@ class ImageReadError(SrkdError):
     """An image file is missing, unreadable or of an unsupported kind."""
 
 
+class ImageWriteError(SrkdError):
+    """An output file cannot be written (no space, no permission, a file where a folder should be...)."""
+
+
 class DataError(SrkdError):
     """A data folder is missing or holds no usable images."""
 
@@ -38,3 +44,16 @@ class ParityError(SrkdError):
 
 class TrainingError(SrkdError):
     """Training cannot continue (NaN loss, incompatible resume, ...)."""
+
+
+class Interrupted(SrkdError):
+    """Ctrl-C or SIGTERM stopped a command cleanly; the text says what was kept and how to go on."""
+
+    exit_code = 130
+
+
+def one_line(text: str, *, limit: int | None = None) -> str:
+    """``text`` as one printable line: newlines, tabs and other control characters (in file names,
+    say) escaped, so an error or a report reason never splits or hides what follows them."""
+    out = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return out if limit is None or len(out) <= limit else out[: limit - 3] + "..."

@@ -65,7 +65,7 @@ def evaluate(
     rows = []
     pairs = list(iter_pairs(data, scale=scale, limit=limit, lr_dir=lr_dir))
     run = (lambda t: self_ensemble(model, t)) if ensemble else model
-    for pair in tqdm(pairs, desc="eval", disable=not progress, leave=False):
+    for pair in tqdm(pairs, desc="eval", disable=None if progress else True, leave=False):
         sr = to_uint8(run(to_tensor(pair.lr).to(device)))
         if sr.shape != pair.hr.shape:
             raise ValueError(f"{pair.name}: model output {sr.shape} != HR {pair.hr.shape}")

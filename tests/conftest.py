@@ -11,6 +11,18 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+try:  # the fuzz suite's example budgets (tests/fuzz/fuzzlib.budget): `--hypothesis-profile=slow` for 10x
+    from hypothesis import HealthCheck, settings
+
+    _common = dict(deadline=None, print_blob=True,
+                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                                          HealthCheck.data_too_large, HealthCheck.large_base_example])
+    settings.register_profile("srkd", max_examples=100, **_common)
+    settings.register_profile("slow", max_examples=1000, **_common)
+    settings.load_profile("srkd")  # the plugin loads --hypothesis-profile after this, when one is given
+except ImportError:  # hypothesis is in the dev extra; without it the fuzz tests do not import
+    pass
+
 
 def shared_dir() -> Path | None:
     path = Path(os.environ.get("SRKD_SHARED", REPO.parent / "shared"))

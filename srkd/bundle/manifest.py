@@ -114,10 +114,10 @@ class Manifest(Record):
 
     @functools.cached_property
     def spec(self) -> ModelSpec:
-        """The model's descriptor (arch, scale, channels, size requirement)."""
-        from srkd.models.spec import ModelSpec
+        """The model's descriptor (arch, scale, channels, size requirement), every field checked."""
+        from srkd.models.metadata import parse_spec
 
-        return ModelSpec.from_dict(self.model)
+        return parse_spec(self.model, source="manifest model", hparams=False)
 
     @classmethod
     def parse(cls, data: Any, *, path: str | os.PathLike) -> "Manifest":
@@ -125,15 +125,15 @@ class Manifest(Record):
         found = data.get("format_version") if isinstance(data, dict) else type(data).__name__
         if found != FORMAT_VERSION:
             raise CheckpointError(f"{path}: format_version {found!r}, expected {FORMAT_VERSION}")
+        from srkd.models.metadata import parse_spec
+
         try:
             manifest = cls.from_dict(data)
-            manifest.spec  # noqa: B018 - the model description must rebuild a ModelSpec
         except RecordError as exc:
             raise CheckpointError(f"{path}: {_name_artifact(str(exc), data)}") from None
-        except KeyError as exc:
-            raise CheckpointError(f"{path}: model: missing field {exc.args[0]!r}") from None
-        except (TypeError, ValueError) as exc:
-            raise CheckpointError(f"{path}: model: not a model description ({exc})") from None
+        manifest.__dict__["spec"] = parse_spec(manifest.model, source=f"{path}: model", hparams=False)
+        if not manifest.artifacts:
+            raise CheckpointError(f"{path}: artifacts must be a non-empty list (a bundle holds at least its student)")
         for art in manifest.artifacts:
             if art.precision not in PRECISIONS:
                 raise CheckpointError(f"{path}: artifact {art.file}: precision {art.precision!r} not among "
@@ -160,8 +160,8 @@ def read_manifest(folder: str | os.PathLike) -> Manifest:
         raise CheckpointError(f"{path}: missing; not a bundle (expected a folder made by `srkd export`)")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: not readable JSON ({exc})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{path}: not readable JSON ({type(exc).__name__}: {exc})") from None
     return Manifest.parse(data, path=path)
 
 

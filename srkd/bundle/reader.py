@@ -73,7 +73,7 @@ def verify_artifact(folder: str | os.PathLike, entry: ArtifactEntry) -> Path:
 
 def _verify_file(folder: str | os.PathLike, file: str, sha256: str) -> Path:
     rel = Path(file)
-    if rel.is_absolute() or ".." in rel.parts:
+    if not file or "\x00" in file or rel.is_absolute() or ".." in rel.parts:
         raise CheckpointError(f"{Path(folder) / MANIFEST_NAME}: artifact file {file!r} must be a path inside the bundle")
     path = Path(folder) / rel
     if not path.is_file():

@@ -1,4 +1,9 @@
-"""The ``srkd`` command line. Every SrkdError becomes one line on stderr and exit code 1."""
+"""The ``srkd`` command line.
+
+Exit codes: 0 done; 1 an SrkdError (one line on stderr: expected bad input, named where it was read);
+2 a usage error (click); 3 a batch with failed files (``srkd upscale``); 130 interrupted (Ctrl-C or
+SIGTERM, any number of them: see srkd.interrupts). Anything else is a bug and keeps its traceback.
+"""
 from __future__ import annotations
 
 import importlib
@@ -8,7 +13,8 @@ import sys
 import click
 
 from srkd import __version__
-from srkd.errors import SrkdError
+from srkd.errors import Interrupted, SrkdError, one_line
+from srkd.interrupts import EXIT_INTERRUPTED, interrupt_guard
 
 
 # command name -> module in srkd.cli holding ``command``; imported only when that command runs
@@ -29,7 +35,7 @@ COMMANDS = {
 
 
 class SrkdGroup(click.Group):
-    """Lazily loaded subcommands; any SrkdError becomes one line on stderr and exit code 1."""
+    """Lazily loaded subcommands; an SrkdError becomes one line on stderr and its exit code, an interrupt 130."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -41,11 +47,18 @@ class SrkdGroup(click.Group):
         return module.command
 
     def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except SrkdError as exc:
-            click.echo(f"srkd: error: {exc}", err=True)
-            sys.exit(1)
+        with interrupt_guard():
+            try:
+                return super().invoke(ctx)
+            except Interrupted as exc:
+                click.echo(f"srkd: interrupted: {one_line(str(exc))}", err=True)
+                sys.exit(exc.exit_code)
+            except SrkdError as exc:
+                click.echo(f"srkd: error: {one_line(str(exc))}", err=True)
+                sys.exit(exc.exit_code)
+            except KeyboardInterrupt:  # a command with nothing to say beyond the stop itself
+                click.echo("srkd: interrupted", err=True)
+                sys.exit(EXIT_INTERRUPTED)
 
 
 @click.group(cls=SrkdGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,3 +68,26 @@ def main(verbose: int) -> None:
     """srkd: distil super-resolution networks into small, fast, deployable ones."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbose < 2:  # the libraries' own log lines (Pillow's TIFF complaints...) only with -vv: srkd says it once
+        for handler in logging.getLogger().handlers:
+            if not any(isinstance(f, _SrkdOnly) for f in handler.filters):
+                handler.addFilter(_SrkdOnly())
+
+
+class _SrkdOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name == "srkd" or record.name.startswith("srkd.")
+
+
+def run() -> None:
+    """The ``srkd`` program: the interrupt guard for the whole process, then the command line."""
+    from srkd.interrupts import ignore_from_now, install_for_process
+
+    install_for_process()
+    try:
+        main(prog_name="srkd")
+    except KeyboardInterrupt:  # before a command started (option parsing)
+        click.echo("srkd: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        ignore_from_now()

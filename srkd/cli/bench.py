@@ -5,7 +5,8 @@ import json
 
 import click
 
-from srkd.cli.common import BackendChoice, host_line, latency_rows, runs_option, sizes_option, threads_option
+from srkd.cli.common import (BackendChoice, check_output_file, host_line, latency_rows, runs_option, sizes_option,
+    threads_option, write_output)
 
 
 @click.command()
@@ -33,8 +34,9 @@ def command(bundle: str, sizes: tuple[int, ...], runs: int, warmup: int, batch: 
     from srkd.bundle.reader import load_bundle
     from srkd.errors import BackendUnavailableError
     from srkd.export.latency import host_info, measure_latency
-    from srkd.fsutil import atomic_write_text, json_safe
+    from srkd.fsutil import json_safe
 
+    check_output_file(json_out, flag="--json")
     if threads:
         torch.set_num_threads(threads)
     if not sizes:
@@ -75,4 +77,4 @@ def command(bundle: str, sizes: tuple[int, ...], runs: int, warmup: int, batch: 
     for line in skipped:
         click.echo(f"skipped: {line}")
     if json_out:
-        atomic_write_text(json_out, text + "\n")
+        write_output(json_out, text + "\n", flag="--json")

@@ -5,7 +5,8 @@ import json
 
 import click
 
-from srkd.cli.common import host_line, latency_rows, parity_rows, runs_option, sizes_option, threads_option
+from srkd.cli.common import (check_output_file, host_line, latency_rows, parity_rows, runs_option, sizes_option,
+    threads_option, write_output)
 
 
 @click.command()
@@ -34,8 +35,9 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
     from srkd.bundle.manifest import MANIFEST_NAME
     from srkd.errors import ParityError
     from srkd.export.check import check_bundle, record_checks
-    from srkd.fsutil import atomic_write_text, json_safe
+    from srkd.fsutil import json_safe
 
+    check_output_file(json_out, flag="--json")
     heat_dir = Path(heatmaps) if heatmaps else Path(bundle) / "check"
     every = check_bundle(bundle, data=data, images=images, crop=crop or None, sizes=sizes, runs=runs, threads=threads,
                          heatmaps=heat_dir, skip=unrunnable_backends())
@@ -63,7 +65,8 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
     if record:
         click.echo(f"figures recorded in {Path(bundle) / MANIFEST_NAME}")
     if json_out:
-        atomic_write_text(json_out, json.dumps(json_safe({"bundle": bundle, "artifacts": [c.to_dict() for c in every]}), indent=2))
+        write_output(json_out, json.dumps(json_safe({"bundle": bundle, "artifacts": [c.to_dict() for c in every]}), indent=2),
+                     flag="--json")
     failed = [c for c in checks if not c.passed]
     if failed:
         raise ParityError(f"{bundle}: {len(failed)} of {len(checks)} artifacts fail parity: "

@@ -59,8 +59,8 @@ def runs_option(*, default: int | None = 10, help: str = "Timed runs per size.")
 
 
 def threads_option(*, help: str = "Intra-op threads of every runtime (torch, ONNX Runtime, OpenVINO) [default: their own]."):
-    """``--threads N`` (>= 1; None: each runtime's own default)."""
-    return click.option("--threads", type=click.IntRange(1), default=None, help=help)
+    """``--threads N`` (1..256; None: each runtime's own default)."""
+    return click.option("--threads", type=click.IntRange(1, 256), default=None, help=help)
 
 
 class BackendChoice(click.Choice):
@@ -114,5 +114,35 @@ def parity_rows(items: list[tuple[str, dict[str, Any]]]) -> list[str]:
     return lines
 
 
-__all__ = ["BackendChoice", "device_option", "host_line", "input_range_option", "latency_rows", "parity_rows",
-           "parse_sizes", "pick_device", "runs_option", "sizes_option", "threads_option"]
+
+def check_output_file(path: str | None, *, flag: str) -> None:
+    """Before the work: ``path`` (an output file a flag names) can be written, else one ConfigError line."""
+    from pathlib import Path
+
+    from srkd.errors import ConfigError
+    from srkd.fsutil import creatable
+
+    if not path or path == "-":
+        return
+    if Path(path).is_dir():
+        raise ConfigError(f"{flag} {path}: is a folder; expected a file name to write")
+    why = creatable(Path(path).parent)
+    if why:
+        raise ConfigError(f"{flag} {path}: cannot be written ({why})")
+
+
+def write_output(path: str, text: str, *, flag: str) -> None:
+    """Write an output file a flag names, atomically; an OS refusal is one ConfigError line naming it."""
+    from pathlib import Path
+
+    from srkd.errors import ConfigError
+    from srkd.fsutil import atomic_write_text, cannot_create
+
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise ConfigError(f"{flag} {path}: cannot write ({cannot_create(Path(path).parent, exc)})") from None
+
+
+__all__ = ["BackendChoice", "check_output_file", "device_option", "host_line", "input_range_option", "latency_rows",
+           "parity_rows", "parse_sizes", "pick_device", "runs_option", "sizes_option", "threads_option", "write_output"]

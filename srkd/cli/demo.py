@@ -11,7 +11,7 @@ from srkd.demo import DemoConfig, run_demo
               help="Folder for everything the demo makes (re-used by later demo runs).")
 @click.option("--steps", default=DemoConfig.steps, show_default=True, type=click.IntRange(1), help="Distillation steps.")
 @click.option("--teacher", default=DemoConfig.teacher, show_default=True, help="Teacher (shipped name or file).")
-@click.option("--threads", type=int, default=None, help="torch/ORT threads (default: all cores).")
+@click.option("--threads", type=click.IntRange(1, 256), default=None, help="torch/ORT threads (default: all cores).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def command(out: str, steps: int, teacher: str, threads: int | None, quiet: bool) -> None:
     """The whole chain with no arguments and no downloads: distill a student from the shipped

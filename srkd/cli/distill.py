@@ -6,8 +6,12 @@ from pathlib import Path
 import click
 
 from srkd.distill.config import load_config, parse_value
-from srkd.distill.trainer import Trainer
-from srkd.errors import ConfigError
+from srkd.distill.fields import RULES
+from srkd.errors import ConfigError, Interrupted
+
+
+def _t(name: str) -> click.ParamType:
+    return RULES[name].click_type()  # one table of limits for flags and config files
 
 
 @click.command()
@@ -17,31 +21,37 @@ from srkd.errors import ConfigError
 @click.option("--method-arg", "method_args", multiple=True, metavar="K=V", help="Method option, e.g. lambda_kd=0.5 (repeatable).")
 @click.option("--data", multiple=True, type=click.Path(), help="HR training image folder (repeatable).")
 @click.option("--val", type=click.Path(), help="Validation folder (DIR/HR[, LR_bicubic]) scored every --val-every steps.")
-@click.option("--val-limit", type=int, help="Use only the first N validation images.")
-@click.option("--scale", type=click.IntRange(2, 8))
-@click.option("--steps", type=click.IntRange(1), help="Total steps (on --resume: extend the run to this many).")
-@click.option("--batch", type=click.IntRange(1))
-@click.option("--patch", type=click.IntRange(4), help="LR patch size in pixels (HR = scale x patch).")
-@click.option("--lr", type=float, help="Adam learning rate.")
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), help="auto: bf16 + channels_last where fast.")
-@click.option("--seed", type=int)
-@click.option("--threads", type=int, help="torch intra-op threads.")
-@click.option("--val-every", type=click.IntRange(1))
-@click.option("--ckpt-every", type=click.IntRange(1))
-@click.option("--log-every", type=click.IntRange(1))
-@click.option("--term-grads-every", type=click.IntRange(0), metavar="N",
+@click.option("--val-limit", type=_t("val_limit"), help="Use only the first N validation images.")
+@click.option("--scale", type=_t("scale"), help="Upscaling factor (the student architecture must support it).")
+@click.option("--steps", type=_t("steps"), help="Total steps (on --resume: extend the run to this many).")
+@click.option("--batch", type=_t("batch"))
+@click.option("--patch", type=_t("patch"), help="LR patch size in pixels (HR = scale x patch).")
+@click.option("--lr", type=_t("lr"), help="Adam learning rate.")
+@click.option("--precision", type=_t("precision"), help="auto: bf16 + channels_last where fast.")
+@click.option("--seed", type=_t("seed"))
+@click.option("--threads", type=_t("threads"), help="torch intra-op threads.")
+@click.option("--val-every", type=_t("val_every"))
+@click.option("--ckpt-every", type=_t("ckpt_every"))
+@click.option("--log-every", type=_t("log_every"))
+@click.option("--term-grads-every", type=_t("term_grads_every"), metavar="N",
               help="Every N steps log each loss term's weighted gradient norm on the student (diagnostic; single process).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="YAML config; flags override it.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run folder (default runs/distill).")
 @click.option("--resume", type=click.Path(file_okay=False), help="Continue the run in this folder where it stopped.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--overwrite", is_flag=True, help="Replace the run already in --out (default: refuse it; see --resume).")
+@click.option("--device", type=_t("device"))
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def command(config_file, resume, method_args, quiet, **flags) -> None:
+def command(config_file, resume, overwrite, method_args, quiet, **flags) -> None:
     """Train a student from a teacher (or from scratch) and save it with EMA weights.
 
     The run folder gets config.yaml, log.jsonl, curves.png, student_best/last.safetensors
-    and resume.pt (checkpointed atomically; --resume RUN_DIR continues it).
+    and resume.pt (checkpointed atomically; --resume RUN_DIR continues it). A folder that already
+    holds a run is refused unless --resume or --overwrite; every setting (flags and --config) is
+    checked, and the data and teacher loaded, before anything is written. Ctrl-C or SIGTERM stops
+    with exit code 130, keeping the last checkpoint (a run stopped before its first leaves nothing).
     """
+    from srkd.distill.trainer import Trainer
+
     args = {}
     for item in method_args:
         key, eq, value = item.partition("=")
@@ -57,13 +67,21 @@ def command(config_file, resume, method_args, quiet, **flags) -> None:
             raise ConfigError(f"{resume}: not a run folder (no config.yaml)")
         if flags.get("out") and Path(flags["out"]) != Path(resume):
             raise ConfigError("--out and --resume name different folders")
+        if overwrite:
+            raise click.UsageError("--overwrite replaces a run and --resume continues it; give one of them")
         flags["out"] = resume
         cfg = load_config(saved, overrides=flags)
     else:
         cfg = load_config(config_file, overrides=flags)
-    trainer = Trainer(cfg, resume=bool(resume), progress=not quiet)
+    try:
+        trainer = Trainer(cfg, resume=bool(resume), overwrite=overwrite, progress=not quiet)
+    except KeyboardInterrupt:
+        raise Interrupted(f"distill stopped while starting, before training; nothing was written to "
+                          f"{cfg.out}") from None
     try:
         result = trainer.run()
+    except KeyboardInterrupt:
+        raise Interrupted(_stopped(trainer)) from None
     finally:
         trainer.close()
     if not trainer.dist.main:
@@ -75,3 +93,11 @@ def command(config_file, resume, method_args, quiet, **flags) -> None:
         click.echo(f"validation PSNR (EMA): last {result.last_psnr:.3f} dB, best {result.best_psnr:.3f} dB")
     click.echo(f"student: {result.out / 'student_best.safetensors'}")
 
+
+def _stopped(trainer) -> str:
+    """What an interrupted run kept, and how to go on."""
+    if trainer.saved_step is None:
+        return (f"distill stopped at step {trainer.step}, before its first checkpoint; nothing was kept in "
+                f"{trainer.out} (start it again)")
+    return (f"distill stopped at step {trainer.step}; {trainer.out} keeps the checkpoint of step "
+            f"{trainer.saved_step}: `srkd distill --resume {trainer.out}` continues the run")

@@ -5,9 +5,8 @@ import json
 
 import click
 
-from srkd.cli.common import device_option, input_range_option, pick_device
+from srkd.cli.common import check_output_file, device_option, input_range_option, pick_device, write_output
 from srkd.evaluate import evaluate, markdown_table
-from srkd.fsutil import atomic_write_text
 from srkd.models.resolve import resolve_model
 
 
@@ -32,6 +31,8 @@ def command(model: str, data: tuple[str, ...], lr_dir: str | None, scale: int | 
     LR images come from --lr, else DIR/LR_bicubic/X<s>/<name>x<s>.png, else MATLAB-compatible bicubic."""
     if lr_dir and len(data) != 1:
         raise click.UsageError("--lr pairs with exactly one --data folder")
+    check_output_file(json_out, flag="--json")
+    check_output_file(md_out, flag="--markdown")
     net, spec = resolve_model(model, scale=scale, input_range=input_range)
     dev = pick_device(device)
     results = [evaluate(net, data=d, scale=spec.scale, device=dev, with_ssim=not no_ssim, progress=True,
@@ -52,9 +53,9 @@ def command(model: str, data: tuple[str, ...], lr_dir: str | None, scale: int | 
     if json_out == "-":
         click.echo(json.dumps(payload, indent=2))
     elif json_out:
-        atomic_write_text(json_out, json.dumps(payload, indent=2))
+        write_output(json_out, json.dumps(payload, indent=2), flag="--json")
     if md_out:
-        atomic_write_text(md_out, markdown_table(results, model=model))
+        write_output(md_out, markdown_table(results, model=model), flag="--markdown")
 
 
 def _range(value_range) -> str:

@@ -1,9 +1,23 @@
 """``srkd export``."""
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import click
 
+from srkd.bundle.manifest import MANIFEST_NAME
 from srkd.cli.common import BackendChoice, runs_option, sizes_option, threads_option
+from srkd.errors import Interrupted
+
+
+def _stopped(out: Path, *, started: float) -> str:
+    """Whether the interrupt came before the bundle was renamed into place, or after."""
+    manifest = out / MANIFEST_NAME
+    if manifest.is_file() and manifest.stat().st_mtime >= started:
+        return f"export stopped after the bundle was complete; {out} is whole"
+    kept = "; the bundle already there is unchanged" if manifest.is_file() else ""
+    return f"export stopped; no bundle was written at {out} (its unfinished files were removed){kept}"
 
 
 def _triple(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int, int] | None:
@@ -90,7 +104,9 @@ def command(student: str, out: str, data: str | None, images: int, crop: int, op
     """Make a bundle from STUDENT (a checkpoint file or a shipped model name): student.safetensors,
     model.onnx (fp32, dynamic batch and size), the artifacts asked for (--bf16, --fp16, --int8, --trt)
     and manifest.json. Every artifact is parity-checked against the torch fp32 output on real images;
-    if one fails, nothing is written and the exit code is 1."""
+    if one fails, nothing is written and the exit code is 1. Ctrl-C or SIGTERM stops with exit code 130
+    and no partial bundle (an existing one at --out stays as it was); what a killed export left
+    beside --out is removed by the next export there."""
     import dataclasses
 
     import torch
@@ -108,12 +124,16 @@ def command(student: str, out: str, data: str | None, images: int, crop: int, op
     overrides = {"calibration": int8_calibration, "images": int8_images, "keep_fp32": int8_keep_fp32}
     settings = dataclasses.replace(DEFAULT_INT8, symmetric=int8_symmetric,
                                    **{k: v for k, v in overrides.items() if v is not None})
-    bundle = export_bundle(student, out, data=data, opset=opset, dynamo=dynamo, overwrite=overwrite, images=images,
-                           crop=crop or None, latency_sizes=sizes or (64,), latency_runs=runs, threads=threads,
-                           simplify=simplify, bf16=bf16, openvino=openvino, fp16=fp16, int8=int8, calib=calib,
-                           int8_settings=settings, int8_remedies=int8_remedies, trt=trt, trt_sides=trt_profile,
-                           trt_batch=trt_batch, trt_opt_level=trt_opt_level, trt_timing_cache=trt_timing_cache,
-                           with_backends=with_backends)
+    started = time.time()
+    try:
+        bundle = export_bundle(student, out, data=data, opset=opset, dynamo=dynamo, overwrite=overwrite,
+                               images=images, crop=crop or None, latency_sizes=sizes or (64,), latency_runs=runs,
+                               threads=threads, simplify=simplify, bf16=bf16, openvino=openvino, fp16=fp16, int8=int8,
+                               calib=calib, int8_settings=settings, int8_remedies=int8_remedies, trt=trt,
+                               trt_sides=trt_profile, trt_batch=trt_batch, trt_opt_level=trt_opt_level,
+                               trt_timing_cache=trt_timing_cache, with_backends=with_backends)
+    except KeyboardInterrupt:
+        raise Interrupted(_stopped(Path(out), started=started)) from None
     for line in export_summary(bundle):
         click.echo(line)
     pick = choose_artifact(bundle.artifacts, precision="auto", device=torch.device(resolve_device("auto")))

@@ -5,7 +5,7 @@ import json
 
 import click
 
-from srkd.cli.common import parse_sizes, runs_option, sizes_option, threads_option
+from srkd.cli.common import check_output_file, parse_sizes, runs_option, sizes_option, threads_option, write_output
 
 
 def _fmt(value: float | None) -> str:
@@ -37,20 +37,29 @@ def gate_rows(rows: list) -> list[str]:
 @threads_option(help="CPU threads for torch, ONNX Runtime, OpenVINO and the reference workload (default: the baseline's, else 1).")
 @click.option("--benchmark-json", type=click.Path(dir_okay=False), default=None,
               help="Write github-action-benchmark customSmallerIsBetter JSON here.")
+@click.option("--strict", is_flag=True,
+              help="Fail (exit 1) when the bundle has an artifact the baseline lacks (default: report it as new, "
+                   "not gated).")
 def command(bundle: str, baseline: str, update: bool, max_slowdown: float, max_psnr_drop: float, data: str | None,
-            images: int | None, sizes: str | None, runs: int | None, threads: int | None, benchmark_json: str | None) -> None:
+            images: int | None, sizes: str | None, runs: int | None, threads: int | None, benchmark_json: str | None,
+            strict: bool) -> None:
     """Fail (exit 1) when BUNDLE's accuracy or latency regressed against the --baseline file.
 
     Latency counts as the ratio to a fixed reference workload timed in the same run, so the gate
     holds on noisy shared runners; accuracy is PSNR against HR on real images plus each artifact's
-    parity. --update writes the baseline. The comparison reuses the baseline's images and sizes."""
+    parity. --update writes the baseline. The comparison reuses the baseline's images and sizes. A
+    baseline that is not one (wrong format, no artifacts) is an error before anything is measured; an
+    artifact the baseline lacks is reported as new and not gated (an error with --strict)."""
     from pathlib import Path
 
     from srkd.backends import unrunnable_backends
-    from srkd.export.gate import GateError, baseline_path_ok, benchmark_entries, compare, measure_gate
-    from srkd.fsutil import atomic_write_text, json_safe
+    from srkd.export.gate import GateError, benchmark_entries, compare, measure_gate, read_baseline
+    from srkd.fsutil import json_safe
 
-    base = None if update else json.loads(baseline_path_ok(baseline).read_text(encoding="utf-8"))
+    check_output_file(benchmark_json, flag="--benchmark-json")
+    if update:
+        check_output_file(baseline, flag="--baseline")
+    base = None if update else read_baseline(baseline)
     prior = (base or {}).get("settings", {})
     size_list = parse_sizes(None, None, sizes) if sizes is not None else tuple(prior.get("sizes", (64,)))
     skip = unrunnable_backends()
@@ -60,19 +69,26 @@ def command(bundle: str, baseline: str, update: bool, max_slowdown: float, max_p
     ref = current["reference"]
     per = ", ".join(f"{backend} {ms:.2f} ms" for backend, ms in ref["min_ms"].items())
     click.echo(f"{bundle}: reference workload {per} ({ref['workload']})")
-    for key, why in current["skipped"].items():
+    for key, why in current.get("skipped", {}).items():
         click.echo(f"skipped {key}: {why}")
     if benchmark_json:
-        atomic_write_text(benchmark_json, json.dumps(json_safe(benchmark_entries(current)), indent=2) + "\n")
+        write_output(benchmark_json, json.dumps(json_safe(benchmark_entries(current)), indent=2) + "\n",
+                     flag="--benchmark-json")
     if update:
-        atomic_write_text(baseline, json.dumps(json_safe(current), indent=2) + "\n")
+        write_output(baseline, json.dumps(json_safe(current), indent=2) + "\n", flag="--baseline")
         click.echo(f"baseline written: {Path(baseline)} ({len(current['artifacts'])} artifacts)")
         return
     rows = compare(base, current, max_slowdown=max_slowdown, max_psnr_drop=max_psnr_drop)
     for line in gate_rows(rows):
         click.echo("  " + line)
     bad = [r for r in rows if r.regressed]
+    new = [r.artifact for r in rows if r.new]
+    if new:
+        click.echo(f"  new, not gated: {', '.join(new)} (not in {baseline}; `--update` adds them)")
     if bad:
         raise GateError(f"{bundle}: {len(bad)} regression(s) against {baseline}: "
                         + "; ".join(f"{r.artifact} {r.metric} {_fmt(r.baseline)} -> {_fmt(r.current)} ({r.limit})" for r in bad))
-    click.echo(f"gate passed: {len(rows)} figures within limits (slowdown <= x{max_slowdown:g}, PSNR drop <= {max_psnr_drop:g} dB)")
+    if new and strict:
+        raise GateError(f"{bundle}: {len(new)} artifact(s) not in the baseline {baseline} ({', '.join(new)}); "
+                        "--strict needs every artifact gated: update the baseline with --update")
+    click.echo(f"gate passed: {len([r for r in rows if not r.new])} figures within limits (slowdown <= x{max_slowdown:g}, PSNR drop <= {max_psnr_drop:g} dB)")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import signal
 from pathlib import Path
 
 import click
@@ -24,6 +23,18 @@ def _tile(ctx: click.Context, param: click.Parameter, value: str) -> int | str:
     if tile < 0:
         raise click.BadParameter("must be >= 0")
     return tile
+
+
+def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+    from srkd.errors import ConfigError
+    from srkd.serve.plan import parse_shard
+
+    if value is None:
+        return None
+    try:
+        return parse_shard(value)
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--shard ")) from None
 
 
 def _default_io_threads() -> int:
@@ -67,10 +78,10 @@ def _default_io_threads() -> int:
               help="Refuse inputs with more pixels (decompression bombs); 0 for no limit.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (default: skip them, so a rerun resumes).")
 @click.option("--dry-run", is_flag=True, help="List what would be written or skipped, and stop.")
-@click.option("--shard", default=None, metavar="I/N",
+@click.option("--shard", "shard_ix", default=None, metavar="I/N", callback=_shard,
               help="Only every N-th file starting at I (0-based), for job arrays.")
 @threads_option(help="Intra-op threads of the runtime (torch, ONNX Runtime, OpenVINO) [default: the runtime's own].")
-@click.option("--io-threads", type=click.IntRange(min=1), default=None, help="Reader and writer threads (each).")
+@click.option("--io-threads", type=click.IntRange(1, 64), default=None, help="Reader and writer threads (each).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the JSON report here. [default: srkd-upscale-report.json in each output folder]")
 @click.option("--ray", "use_ray", is_flag=True,
@@ -85,22 +96,23 @@ def _default_io_threads() -> int:
 def command(inputs: tuple[str, ...], model: str, out: str | None, backend: str, device: str, precision: str,
             tile: int | str, tile_overlap: int, batch: int, recursive: bool, ext: str, template: str, quality: int,
             png_level: int, outscale: float | None, alpha: str, max_pixels: int, overwrite: bool, dry_run: bool,
-            shard: str | None, threads: int | None, io_threads: int | None, report_path: Path | None, use_ray: bool,
+            shard_ix: tuple[int, int] | None, threads: int | None, io_threads: int | None, report_path: Path | None,
+            use_ray: bool,
             ray_address: str | None, ray_actors: int, ray_cpus: float, ray_gpus: float, no_progress: bool) -> None:
     """Upscale image files, folders and globs (INPUT...) with MODEL.
 
     Each file ends as ok, skipped (its output exists; see --overwrite) or failed with its reason; a
     failing file does not stop the batch. Outputs are written atomically, keep the input's bit depth,
     grey/colour/alpha and ICC profile, and its EXIF with the orientation reset. Exit code 0 when
-    nothing failed, 3 when any file failed, 130 when interrupted (Ctrl-C; rerun to resume), 1 on an
-    error that stops the whole run (e.g. the model cannot be loaded), 2 on a usage error.
+    nothing failed, 3 when any file failed, 130 when interrupted (Ctrl-C or SIGTERM, any number of
+    times; the report is still written; rerun to resume), 1 on an error that stops the whole run (e.g.
+    the model cannot be loaded, -o cannot be created, or the report cannot be written), 2 on a usage
+    error. Temp files that a killed run left beside the outputs are removed, and listed.
     """
     from srkd.serve.encode import EncodeOptions
     from srkd.serve.pipeline import RunOptions
-    from srkd.serve.plan import parse_shard
     from srkd.serve.task import ImageOptions
 
-    shard_ix = parse_shard(shard) if shard else None
     io = io_threads or _default_io_threads()
     options = RunOptions(overwrite=overwrite, max_pixels=max_pixels or None, batch=batch,
                          image=ImageOptions(alpha=alpha, outscale=outscale),
@@ -122,10 +134,12 @@ def _run_local(inputs, *, model, out, backend, device, precision, tile, tile_ove
                options, dry_run, shard_ix, report_path, no_progress, threads) -> None:
     from tqdm import tqdm
 
-    from srkd.serve.upscaler import load
+    from srkd.cli.upscale_out import dry_run as _dry_run, finish as _finish, remove_leftovers as _remove
+    from srkd.serve.outputs import check_outputs, leftovers
     from srkd.serve.pipeline import run_batch
     from srkd.serve.plan import Naming, plan_jobs, scale_label, shard
     from srkd.serve.report import BatchReport, Outcome, report_name
+    from srkd.serve.upscaler import load
 
     upscaler = load(model, backend=backend, device=device, tile=0 if dry_run else tile, tile_overlap=tile_overlap,
                     precision=precision, batch=options.batch, alpha=options.image.alpha, threads=threads)
@@ -134,34 +148,41 @@ def _run_local(inputs, *, model, out, backend, device, precision, tile, tile_ove
         plan = plan_jobs(inputs, naming=naming, out=Path(out) if out else None, recursive=recursive)
         if shard_ix:
             plan = shard(plan, index=shard_ix[0], count=shard_ix[1])
+        reports = [report_path] if report_path else [d / report_name(shard_ix) for d in plan.out_dirs]
+        stale = leftovers(plan, reports=reports)
         if dry_run:
-            _dry_run(plan, overwrite=options.overwrite)
+            _dry_run(plan, overwrite=options.overwrite, stale=stale)
             return
+        check_outputs(plan, reports=reports)
+        removed = _remove(stale)
         report = BatchReport(model=model, runner=upscaler.name, scale=upscaler.scale,
                              settings={"tile": upscaler.tiles.tile, "overlap": tile_overlap, "batch": options.batch,
                                        "outscale": options.image.outscale, "alpha": options.image.alpha,
-                                       "shard": list(shard_ix) if shard_ix else None, "threads": threads})
+                                       "shard": list(shard_ix) if shard_ix else None, "threads": threads},
+                             removed=[str(p) for p in removed])
         stderr = click.get_text_stream("stderr")
-        previous = signal.getsignal(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, _interrupt)  # a job scheduler's SIGTERM stops as cleanly as Ctrl-C
-        try:
-            with tqdm(total=len(plan.jobs), desc="upscale", unit="img", disable=True if no_progress else None,
-                      leave=False) as bar:
-                def progress(result) -> None:
-                    bar.update(1)
-                    if result.outcome is Outcome.FAILED:
-                        where = "" if str(result.src) in result.message else f"{result.src}: "
-                        bar.write(f"failed: {where}{result.message}", file=stderr)
+        with tqdm(total=len(plan.jobs), desc="upscale", unit="img", disable=True if no_progress else None,
+                  leave=False) as bar:
+            def progress(result) -> None:
+                bar.update(1)
+                if result.outcome is Outcome.FAILED:
+                    bar.write(f"failed: {result.line}", file=stderr)
 
-                run_batch(plan, upscaler=upscaler, report=report, options=options, on_result=progress)
-        finally:
-            signal.signal(signal.SIGTERM, previous)
-    name = report_name(shard_ix)
-    _finish(report, [report_path] if report_path else [d / name for d in plan.out_dirs])
+            run_batch(plan, upscaler=upscaler, report=report, options=options, on_result=progress)
+    from srkd.interrupts import uninterrupted
+
+    with uninterrupted():  # the reports are written whole; an interrupt now comes after them (exit 130)
+        _finish(report, reports)
+        if report.interrupted:
+            c = report.counts
+            click.echo(f"srkd: interrupted: upscale stopped after {c['ok']} of {len(plan.jobs)} files; no partial file "
+                       "was left and the report lists every file; rerun the same command to resume", err=True)
+    click.get_current_context().exit(report.exit_code)
 
 
 def _run_ray(inputs, *, model, out, recursive, template, ext, options, backend, device, precision, tile,
              tile_overlap, shard_ix, dry_run, report_path, cluster) -> None:
+    from srkd.cli.upscale_out import finish as _finish
     from srkd.serve.cluster import RayOptions, plan_ray, run_ray
     from srkd.serve.report import report_name
 
@@ -180,36 +201,4 @@ def _run_ray(inputs, *, model, out, recursive, template, ext, options, backend, 
                      tile=tile, tile_overlap=tile_overlap, cluster=ray_opts)
     name = report_name(shard_ix)
     _finish(report, [str(report_path)] if report_path else [f"{d.rstrip('/')}/{name}" for d in plan.out_dirs])
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
-def _dry_run(plan, *, overwrite: bool) -> None:
-    counts = {"upscale": 0, "skip": 0, "fail": 0}
-    for job in plan.jobs:
-        if job.error:
-            action = "fail"
-            click.echo(f"fail     {job.src}: {job.error}")
-        elif job.dst.exists() and not overwrite:
-            action = "skip"
-            click.echo(f"skip     {job.src} -> {job.dst} (output exists)")
-        else:
-            action = "upscale"
-            click.echo(f"upscale  {job.src} -> {job.dst}")
-        counts[action] += 1
-    click.echo(f"dry run: {counts['upscale']} to upscale, {counts['skip']} to skip, {counts['fail']} would fail; "
-               "nothing written")
-
-
-def _finish(report, targets) -> None:
-    from srkd.serve.remote import write_report
-
-    for target in targets:
-        write_report(report, str(target))
-    click.echo(report.table())
-    click.echo(report.summary())
-    for target in targets:
-        click.echo(f"report: {target}")
     click.get_current_context().exit(report.exit_code)

@@ -1,31 +1,54 @@
 """Image read/write at the edges of the API (uint8/uint16 HWC RGB on disk side, float NCHW inside)."""
 from __future__ import annotations
 
+import io
+import logging
 import os
+import re
+import warnings
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from srkd.errors import ImageReadError
+from srkd.data.quiet import captured_stderr, quiet_opencv
+from srkd.errors import ImageReadError, one_line
 from srkd.fsutil import atomic_path
+
+log = logging.getLogger(__name__)
+quiet_opencv()
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
-def read_image(path: str | os.PathLike, *, rgb: bool = True) -> np.ndarray:
+DEFAULT_MAX_PIXELS = 40_000_000  # the pixel count above which a file is refused from its header alone
+
+
+def read_image(path: str | os.PathLike, *, rgb: bool = True, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Read an image as HxWx3 RGB (``rgb=True``: grey becomes 3 equal channels, alpha dropped) or as stored.
 
-    8-bit and 16-bit files keep their dtype. Raises ImageReadError with the file name.
+    8-bit and 16-bit files keep their dtype. The header is read first, and a file of more than
+    ``max_pixels`` pixels (a decompression bomb) is refused before any pixel is decoded. Raises
+    ImageReadError with the file name (and the decoder's own reason, never printed beside it).
     """
     path = Path(path)
     if not path.is_file():
         raise ImageReadError(f"{path}: no such image file")
-    data = np.fromfile(str(path), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as exc:
+        raise ImageReadError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    if not data.size:
+        raise ImageReadError(f"{path}: empty file (0 bytes); expected one of {', '.join(IMAGE_EXTS)}")
+    _check_header(path, data, max_pixels=max_pixels)
+    with captured_stderr() as said:
+        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise ImageReadError(f"{path}: not a readable image (expected one of {', '.join(IMAGE_EXTS)})")
+        why = f" ({one_line(_plain(said[-1]), limit=120)})" if said else ""
+        raise ImageReadError(f"{path}: not a readable image{why}; expected an intact {', '.join(IMAGE_EXTS)} file")
+    if said:
+        log.debug("%s: decoder said: %s", path, " | ".join(said))
     if img.dtype not in (np.uint8, np.uint16):
         raise ImageReadError(f"{path}: unsupported sample type {img.dtype} (expected 8- or 16-bit)")
     if img.ndim == 3 and img.shape[2] == 4:
@@ -38,6 +61,37 @@ def read_image(path: str | os.PathLike, *, rgb: bool = True) -> np.ndarray:
         elif img.shape[2] == 4:
             img = img[:, :, :3]
     return np.ascontiguousarray(img)
+
+
+def _plain(line: str) -> str:
+    """A decoder's message without OpenCV's log prefix (``[ WARN:0@0.4] global grfmt_png.cpp:793 func ``)."""
+    return re.sub(r"^\[[^\]]*\]\s*(global\s+)?\S+:\d+\s+\S+\s+", "", line)
+
+
+def _check_header(path: Path, data: np.ndarray, *, max_pixels: int | None) -> None:
+    """The size from the header (Pillow reads only that) within ``max_pixels``; files Pillow cannot
+    identify go on to OpenCV, which reads a few formats more."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data.tobytes())) as im:
+                w, h = im.size
+    except UnidentifiedImageError:
+        return
+    except Image.DecompressionBombError as exc:  # over Pillow's own limit, so far over ours
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        count = f"{int(found.group(1)):,} pixels" if found else "the pixel count"
+        raise ImageReadError(f"{path}: {count} is over the limit of {max_pixels or 0:,}; refused (a decompression "
+                             "bomb, or an image far larger than srkd's inputs)") from None
+    except Exception as exc:  # noqa: BLE001 - Pillow's format plugins raise many types on a damaged header
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ImageReadError(f"{path}: not a readable image (damaged header: {one_line(first, limit=120)}); expected "
+                             f"an intact {', '.join(IMAGE_EXTS)} file") from None
+    if max_pixels and w * h > max_pixels:
+        raise ImageReadError(f"{path}: {w}x{h} = {w * h:,} pixels is over the limit of {max_pixels:,}; refused "
+                             "(a decompression bomb, or an image far larger than srkd's inputs)")
 
 
 def write_image(path: str | os.PathLike, img: np.ndarray, *, overwrite: bool = True) -> None:

@@ -8,7 +8,8 @@ from typing import Any
 
 import yaml
 
-from srkd.errors import ConfigError
+from srkd.distill.fields import RULES
+from srkd.errors import ConfigError, SrkdError
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -41,23 +42,39 @@ class DistillConfig:
     term_grads_every: int = 0  # every N steps log each loss term's weighted gradient norm on the student (0: off)
     out: str = "runs/distill"
 
-    def validate(self) -> "DistillConfig":
-        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
-            raise ConfigError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
-        for name in ("steps", "batch", "patch", "scale", "val_every", "ckpt_every", "log_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.term_grads_every < 0:
-            raise ConfigError(f"term_grads_every must be >= 0, got {self.term_grads_every}")
+    def validate(self, *, where: str = "") -> "DistillConfig":
+        """Every field against ``srkd.distill.fields.RULES`` (the flags' limits), then the cross-field rules
+        and whether the student builds at this scale; ConfigError naming the field (after ``where``)."""
+        for name, rule in RULES.items():
+            setattr(self, name, rule.check(getattr(self, name), name=name, where=where))
         if not self.data:
-            raise ConfigError("no training data: pass --data DIR (repeatable) or set data in the config file")
+            raise ConfigError("no training data: expected --data DIR (repeatable) or data in the config file")
+        from srkd.distill.methods import METHODS
+
+        if self.method not in METHODS:
+            raise ConfigError(f"{where}method: expected one of {', '.join(METHODS.names())}, got {self.method!r}")
         if self.method != "scratch" and not self.teacher:
             raise ConfigError(f"method {self.method!r} needs a teacher (--teacher NAME|FILE)")
-        if any(not 0 < m < 1 for m in self.lr_milestones):
-            raise ConfigError(f"lr_milestones are fractions of the run in (0, 1), got {self.lr_milestones}")
+        self._check_student(where)
         return self
+
+    def _check_student(self, where: str) -> None:
+        """The student builds at this scale (on the meta device: no memory), or ConfigError saying why."""
+        import torch
+
+        from srkd.models import build_model, parse_arch_string
+
+        try:
+            arch, hp = parse_arch_string(self.student, scale=self.scale)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}{exc}") from None
+        except SrkdError as exc:  # an unknown architecture
+            raise ConfigError(f"{where}student {self.student!r}: {exc}") from None
+        try:
+            with torch.device("meta"):
+                build_model(arch, hp)
+        except SrkdError as exc:
+            raise ConfigError(f"{where}student {self.student!r} at scale {self.scale}: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -77,22 +94,29 @@ FIELDS = {f.name for f in dataclasses.fields(DistillConfig)}
 
 
 def load_config(path: str | os.PathLike | None, *, overrides: dict[str, Any]) -> DistillConfig:
-    """Defaults <- YAML file <- overrides (None values in overrides are ignored)."""
+    """Defaults <- YAML file <- overrides (None values in overrides are ignored). Each value in the file
+    is checked as it is read (a ConfigError naming the file and the key); ``validate`` checks the whole."""
     values: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"{path}: no such config file")
         try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(f"{path}: not valid YAML ({first}); expected a mapping of config keys") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping of config keys, got {type(loaded).__name__}")
-        unknown = sorted(set(loaded) - FIELDS)
+        unknown = sorted(map(str, set(loaded) - FIELDS))
         if unknown:
             raise ConfigError(f"{path}: unknown config key(s) {', '.join(unknown)}; known: {', '.join(sorted(FIELDS))}")
-        values.update(loaded)
+        if isinstance(loaded.get("data"), str):
+            loaded["data"] = [loaded["data"]]
+        for key, value in loaded.items():
+            values[key] = RULES[key].check(value, name=key, where=f"{path}: ")
     for key, value in overrides.items():
         if key not in FIELDS:
             raise ConfigError(f"unknown config key {key!r}")
@@ -100,10 +124,7 @@ def load_config(path: str | os.PathLike | None, *, overrides: dict[str, Any]) ->
             values[key] = list(value) if isinstance(value, tuple) else value
     if isinstance(values.get("data"), str):
         values["data"] = [values["data"]]
-    try:
-        return DistillConfig(**values)
-    except TypeError as exc:
-        raise ConfigError(f"bad config: {exc}") from None
+    return DistillConfig(**values)
 
 
 def save_config(cfg: DistillConfig, path: str | os.PathLike) -> None:

@@ -23,13 +23,13 @@ class RunLog:
         with open(self.path, "a") as fh:
             fh.write(json.dumps(record) + "\n")
 
-    def resume_at(self, step: int, *, stale: list[Path]) -> None:
-        """Continue the log of a resumed run at ``step`` (records after it are dropped); ``stale``: the
-        unfinished temp files of the killed run that were removed, said in the log."""
-        if stale:
-            log.warning("%s: removed %d unfinished temp file(s) of the killed run: %s", self.path.parent, len(stale),
-                        ", ".join(p.name for p in stale))
-        self.truncate_after(step)
+    def begin(self, *, resumed_at: int | None) -> None:
+        """A new run's log starts empty; a run resumed at step ``resumed_at`` keeps its records up to it."""
+        if resumed_at is None:
+            self.path.unlink(missing_ok=True)
+            return
+        self.truncate_after(resumed_at)
+        log.info("resumed %s at step %d", self.path.parent, resumed_at)
 
     def records(self) -> list[dict[str, Any]]:
         if not self.path.exists():

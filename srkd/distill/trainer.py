@@ -19,34 +19,37 @@ from srkd.data.dataset import HRFolderDataset
 from srkd.device import pick_device
 from srkd.distill import distributed
 from srkd.distill import resume as resume_ckpt
+from srkd.distill import runfolder
 from srkd.distill.config import DistillConfig, save_config
 from srkd.distill.diagnostics import term_grad_norms
 from srkd.distill.ema import EMA
 from srkd.distill.loader import Prefetcher
-from srkd.distill.methods import METHODS
-from srkd.distill.precision import grad_scaler, measure_cpu_speedup, precision_for_run
+from srkd.distill.precision import grad_scaler
 from srkd.distill.runlog import RunLog, TrainResult, write_summary
-from srkd.distill.teacher import FrozenTeacher
+from srkd.distill.setup import build_method, run_precision
 from srkd.errors import TrainingError
 from srkd.evaluate import evaluate
-from srkd.fsutil import remove_stale_temps
 from srkd.models import build_model, parse_arch_string
 from srkd.models.checkpoint import save_model
-from srkd.models.resolve import resolve_model
 
 log = logging.getLogger(__name__)
 RESUME_FILE = resume_ckpt.RESUME_FILE
-RUN_FILES = (RESUME_FILE, "student_best.safetensors", "student_last.safetensors", "log.jsonl", "config.yaml",
-             "curves.png", "summary.json")
 
 
 class Trainer:
-    """Builds student, teacher, method and data from a config, then runs and checkpoints."""
+    """Builds student, teacher, method and data from a config (writing nothing), then runs and checkpoints.
 
-    def __init__(self, cfg: DistillConfig, *, resume: bool = False, progress: bool = True) -> None:
+    A new run refuses a folder holding one unless ``overwrite``; ``resume`` continues it. See runfolder.
+    """
+
+    def __init__(self, cfg: DistillConfig, *, resume: bool = False, overwrite: bool = False,
+                 progress: bool = True) -> None:
         self.cfg = cfg.validate()
         self.out = Path(cfg.out)
+        self.resume, self.overwrite = resume, overwrite
         self.dist, self.device = distributed.init(pick_device(cfg.device))
+        if not resume and self.dist.main:
+            runfolder.check_new_run(self.out, overwrite=overwrite)
         self.progress = progress and self.dist.main
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -54,19 +57,8 @@ class Trainer:
         arch, hp = parse_arch_string(cfg.student, scale=cfg.scale)
         self.student = build_model(arch, hp).to(self.device)
         saved = resume_ckpt.read(self.out) if resume else None
-        speedup = lambda: float(distributed.all_gather(  # noqa: E731 - every rank follows rank 0's figure
-            self.dist, measure_cpu_speedup(self.student, batch=cfg.batch, patch=cfg.patch))[0])
-        auto_cpu = cfg.precision == "auto" and self.device.type == "cpu"
-        self.prec = precision_for_run(cfg.precision, self.device, saved=saved, measure=speedup if auto_cpu else None)
-        teacher = None
-        if METHODS.get(cfg.method).needs_teacher:
-            tmodel, _ = resolve_model(cfg.teacher, scale=cfg.scale)
-            teacher = FrozenTeacher(tmodel.to(self.device))
-        self.method = METHODS.get(cfg.method)(student=self.student, teacher=teacher, args=dict(cfg.method_args)).to(self.device)
-        if self.prec.channels_last:
-            self.method.to(memory_format=torch.channels_last)
-            for buf in self.method.buffers():  # size-1 dims give overlapping strides DDP cannot broadcast
-                buf.data = buf.data.clone(memory_format=torch.contiguous_format)
+        self.prec = run_precision(cfg, self.student, self.device, self.dist, saved=saved)
+        self.method = build_method(cfg, self.student, self.device, channels_last=self.prec.channels_last)
         self.params = list(self.student.parameters()) + self.method.helper_parameters()
         self.opt = torch.optim.Adam(self.params, lr=cfg.lr, betas=(0.9, 0.99))
         self.scaler = grad_scaler(self.prec, self.device)
@@ -75,22 +67,27 @@ class Trainer:
                                             find_unused=bool(self.method.helper_parameters()))
         torch.manual_seed(cfg.seed + 1_000_003 * self.dist.rank)  # per-rank randomness inside methods
         self.step, self.best_psnr, self.last_psnr = 0, None, None
+        self.saved_step: int | None = None  # the step of the last checkpoint written or resumed from
         self.runlog = RunLog(self.out / "log.jsonl")
         self.data_position: str | None = None  # where this rank's data stream continues (set by load_state_dict)
         if resume:
             self.load_state_dict(saved)
-            if self.dist.main:  # a kill mid-checkpoint leaves its temp file; the log may run past the checkpoint
-                self.runlog.resume_at(self.step, stale=remove_stale_temps(self.out, RUN_FILES))
-            log.info("resumed %s at step %d", self.out, self.step)
-        elif self.dist.main:
-            self.out.mkdir(parents=True, exist_ok=True)
-            self.runlog.path.unlink(missing_ok=True)
-        if self.dist.main:
-            save_config(cfg, self.out / "config.yaml")
         self.data = HRFolderDataset(cfg.data, scale=cfg.scale, patch=cfg.patch, progress=self.progress)
         self.loader = Prefetcher(self.data, batch=cfg.batch, seed=(cfg.seed, self.dist.rank), state=self.data_position)
+        self._started = self._created = False
         log.info("precision %s (%s), device %s, %d training images, world size %d", self.prec.name,
                  self.prec.reason, self.device, len(self.data), self.dist.world)
+
+    def _start_writing(self) -> None:
+        """The first write to the run folder: made ready (see runfolder.start), the log begun, the config saved."""
+        if self._started:
+            return
+        self._started = True
+        if self.dist.main:
+            self._created = runfolder.start(self.out, resume=self.resume, overwrite=self.overwrite)
+            self.runlog.begin(resumed_at=self.step if self.resume else None)
+            save_config(self.cfg, self.out / "config.yaml")
+        distributed.barrier(self.dist)
 
     def lr_at(self, step: int) -> float:
         """Multistep schedule: lr * gamma^(milestones passed), milestones as fractions of the run."""
@@ -126,8 +123,9 @@ class Trainer:
     def _update(self, loss: torch.Tensor) -> None:
         """Backward and one optimizer step; a non-finite loss stops the run on every rank."""
         if distributed.any_true(self.dist, not bool(torch.isfinite(loss.detach()))):
-            raise TrainingError(f"loss is not finite ({loss.item()}) at step {self.step + 1}; stopped, the last good "
-                                f"checkpoint is kept in {self.out / RESUME_FILE}")
+            kept = (f"the last good checkpoint (step {self.saved_step}) is kept in {self.out / RESUME_FILE}"
+                    if self.saved_step is not None else "no checkpoint had been written, so nothing was kept")
+            raise TrainingError(f"loss is not finite ({loss.item()}) at step {self.step + 1}; stopped, {kept}")
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()  # fp16: scaled so small gradients survive; else unchanged
         if self.cfg.grad_clip:
@@ -155,11 +153,8 @@ class Trainer:
                 "precision": self.prec.name, "world_size": self.dist.world, "srkd_version": __version__}
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything a resume needs, as ``resume.pt`` holds it (readable with ``weights_only=True``).
-
-        Collective under torchrun: every rank's RNG states and data position are gathered, so every
-        rank must call it; the result is complete on every rank.
-        """
+        """Everything a resume needs, as ``resume.pt`` holds it (``weights_only``-readable). Collective under
+        torchrun: every rank's RNG states and data position are gathered, so every rank calls it."""
         return {
             "step": self.step, "world_size": self.dist.world, "precision": self.prec.name,
             "student": self.student.state_dict(), "ema": self.ema.state_dict(),
@@ -170,9 +165,8 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from ``state`` (``state_dict``'s, as read from ``resume.pt``): weights, EMA, the method's
-        helpers, optimizer, step, best PSNR and this rank's RNG states; ``data_position`` gets this rank's
-        place in its data stream. TrainingError when the state does not fit this run."""
+        """Continue from ``state_dict()``'s ``state``: weights, EMA, the method's helpers, optimizer, step, best
+        PSNR, this rank's RNG states and data position (``data_position``); TrainingError when it does not fit."""
         path = self.out / RESUME_FILE
         if int(state.get("world_size", 1)) != self.dist.world:
             raise TrainingError(f"{path}: saved by {state.get('world_size', 1)} processes, resumed with "
@@ -187,6 +181,7 @@ class Trainer:
         best = float(state["best_psnr"])
         self.best_psnr = None if math.isnan(best) else best
         self.data_position = distributed.restore_rng(state["rng"][self.dist.rank], self.device)
+        self.saved_step = self.step  # the checkpoint this run continues from
 
     def save_checkpoint(self) -> None:
         """Student (EMA) and the resume checkpoint, atomically; every rank takes part, rank 0 writes."""
@@ -196,6 +191,7 @@ class Trainer:
         if self.dist.main:
             resume_ckpt.write(self.out, state)
         distributed.barrier(self.dist)
+        self.saved_step = self.step
         if self.dist.main:
             self.runlog.plot(self.out / "curves.png")
 
@@ -213,6 +209,7 @@ class Trainer:
         """Train to ``cfg.steps`` (or stop after step ``until`` without a checkpoint, as a killed run would)."""
         cfg = self.cfg
         stop = min(cfg.steps, until) if until else cfg.steps
+        self._start_writing()
         start_step, t0 = self.step, time.perf_counter()
         bar = tqdm(total=cfg.steps, initial=self.step, desc="distill", disable=None if self.progress else True, dynamic_ncols=True)  # None: off when not a terminal
         acc: dict[str, float] = {}
@@ -231,6 +228,10 @@ class Trainer:
                         bar.set_postfix(loss=bar.postfix, val=f"{psnr:.2f}")
                 if self.step % cfg.ckpt_every == 0 or self.step == cfg.steps:
                     self.save_checkpoint()
+        except BaseException:
+            if self.saved_step is None and self.dist.main:  # nothing to resume: leave nothing behind
+                runfolder.discard(self.out, created=self._created)
+            raise
         finally:
             bar.close()
             self.loader.close()
@@ -247,4 +248,3 @@ class Trainer:
 
     def close(self) -> None:
         distributed.shutdown(self.dist)
-

@@ -3,8 +3,8 @@
 Always ``student.safetensors`` (torch fp32, the reference) and ``model.onnx``; on request what the
 backends in ``srkd.backends`` can make (``--bf16``, ``--fp16``, ``--int8``, ``--openvino``, ``--trt``,
 ``--with NAME``). ``export_bundle`` makes them in a hidden folder beside ``out`` and renames it into
-place only when every artifact passed: a refused export leaves no bundle behind. Reading bundles is
-``srkd.bundle``'s business.
+place only when every artifact passed: a refused or interrupted export leaves no bundle behind
+(srkd.export.target). Reading bundles is ``srkd.bundle``'s business.
 """
 from __future__ import annotations
 
@@ -12,22 +12,22 @@ import dataclasses
 import datetime
 import logging
 import os
-import secrets
 import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
 from srkd import __version__
 from srkd.backends.pytorch.runner import TorchRunner
-from srkd.bundle.manifest import FORMAT_VERSION, MANIFEST_NAME, STUDENT_FILE, ExportRecord, Manifest, ParityData, write_manifest
+from srkd.bundle.manifest import (FORMAT_VERSION, MANIFEST_NAME, STUDENT_FILE, ExportRecord, Manifest, ParityData,
+                                  write_manifest)
 from srkd.bundle.reader import Bundle, load_bundle
-from srkd.errors import CheckpointError, ConfigError
+from srkd.errors import ConfigError
+from srkd.export import target
 from srkd.export.context import BuildContext, Preflight
 from srkd.export.options import ExportOptions
 from srkd.export.parity import parity_images, thresholds
 from srkd.export.plan import plan_artifacts, record
 from srkd.models.checkpoint import load_checkpoint, load_model, save_model
-from srkd.zoo import ZOO, zoo_path
 
 log = logging.getLogger(__name__)
 
@@ -67,40 +67,6 @@ def build_into(src: Path, tmp: Path, out: Path, *, data: str | os.PathLike | Non
     return manifest
 
 
-def _student_file(student: str | os.PathLike) -> Path:
-    if Path(student).is_file():
-        return Path(student)
-    if str(student) in ZOO:
-        return zoo_path(str(student))
-    raise CheckpointError(f"{student}: neither a checkpoint file nor a shipped model (shipped: {', '.join(ZOO.names())})")
-
-
-def _check_target(out: Path, overwrite: bool) -> None:
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise ConfigError(f"{out}: exists and is not a folder; expected a new or existing bundle folder")
-    if not overwrite:
-        raise ConfigError(f"{out}: already exists; pass --overwrite (overwrite=True) to replace it")
-    if any(out.iterdir()) and not (out / MANIFEST_NAME).is_file():
-        raise ConfigError(f"{out}: exists and is not a bundle (no {MANIFEST_NAME}); refusing to replace it")
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    try:
-        os.replace(tmp, out)
-    except OSError:
-        if old is not None:
-            os.replace(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def export_bundle(
     student: str | os.PathLike, out: str | os.PathLike, *, data: str | os.PathLike | None = None, opset: int = 17,
     dynamo: bool = False, overwrite: bool = False, images: int | None = 3, crop: int | None = 256,
@@ -122,14 +88,12 @@ def export_bundle(
         raise ConfigError(f"export: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     opts = ExportOptions(opset=opset, dynamo=dynamo, images=images, crop=crop, latency_sizes=tuple(latency_sizes),
                          latency_runs=latency_runs, threads=threads, **artifacts)
-    src, out = _student_file(student), Path(out)
-    _check_target(out, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.{os.getpid()}-{secrets.token_hex(4)}.partial"
-    tmp.mkdir()  # not mkdtemp: its 0700 mode would stick to the finished bundle
+    src, out = target.student_file(student), Path(out)
+    target.check_target(out, overwrite=overwrite)
+    tmp = target.make_workdir(out)
     try:
         manifest = build_into(src, tmp, out, data=data, opts=opts)
-        _move_into_place(tmp, out)
+        target.move_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     files = dict.fromkeys(a.file for a in manifest.artifacts)

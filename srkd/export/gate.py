@@ -14,7 +14,6 @@ import dataclasses
 import datetime
 import logging
 import os
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
@@ -22,18 +21,14 @@ import torch
 from srkd import __version__
 from srkd.bundle.manifest import ArtifactEntry
 from srkd.bundle.reader import Bundle, load_bundle
-from srkd.errors import SrkdError
+from srkd.export.baseline import FORMAT, GateError, read_baseline
 from srkd.export.check import check_bundle
 from srkd.export.latency import host_info, measure_latency, settle_allocator
 from srkd.export.refwork import WORKLOAD, ReferenceWorkload
 
 log = logging.getLogger(__name__)
 
-FORMAT = "srkd-gate-baseline/1"
-
-
-class GateError(SrkdError):
-    """The bundle regressed against the baseline."""
+__all__ = ["FORMAT", "GateError", "GateRow", "benchmark_entries", "compare", "measure_gate", "read_baseline"]
 
 
 def artifact_key(entry: ArtifactEntry) -> str:
@@ -119,7 +114,7 @@ def _measure(bundle: Bundle, *, data, images, crop, sizes, runs, threads, skip, 
 @dataclasses.dataclass(kw_only=True)
 class GateRow:
     """One compared figure; ``status`` is ok, REGRESSED, missing (in the baseline only), skipped (in the
-    bundle but unable to run here; ``limit`` says why) or new."""
+    bundle but unable to run here; ``limit`` says why) or new (in the bundle only: not gated)."""
 
     artifact: str
     metric: str
@@ -132,10 +127,15 @@ class GateRow:
     def regressed(self) -> bool:
         return self.status in ("REGRESSED", "missing")
 
+    @property
+    def new(self) -> bool:
+        return self.status == "new"
+
 
 def compare(baseline: dict[str, Any], current: dict[str, Any], *, max_slowdown: float = 1.15,
             max_psnr_drop: float = 0.05) -> list[GateRow]:
-    """Every figure of ``current`` against ``baseline``: parity, PSNR vs HR, latency ratio per size."""
+    """Every figure of ``current`` against ``baseline``: parity, PSNR vs HR, latency ratio per size. A PSNR
+    of None (NaN outputs) regresses against a number; against None there is nothing to compare."""
     rows: list[GateRow] = []
     base_arts, cur_arts = baseline.get("artifacts", {}), current.get("artifacts", {})
     for key, base in base_arts.items():
@@ -149,9 +149,11 @@ def compare(baseline: dict[str, Any], current: dict[str, Any], *, max_slowdown: 
             continue
         rows.append(GateRow(artifact=key, metric="parity passed", baseline=float(base["passed"]), current=float(cur["passed"]),
                             limit=cur.get("criterion", ""), status="ok" if cur["passed"] or not base["passed"] else "REGRESSED"))
-        drop = base["psnr_vs_hr"] - cur["psnr_vs_hr"]
-        rows.append(GateRow(artifact=key, metric="PSNR vs HR (dB)", baseline=base["psnr_vs_hr"], current=cur["psnr_vs_hr"],
-                            limit=f"drop <= {max_psnr_drop:g} dB", status="REGRESSED" if drop > max_psnr_drop else "ok"))
+        b_psnr, c_psnr = base.get("psnr_vs_hr"), cur.get("psnr_vs_hr")
+        if b_psnr is not None:
+            worse = c_psnr is None or b_psnr - c_psnr > max_psnr_drop
+            rows.append(GateRow(artifact=key, metric="PSNR vs HR (dB)", baseline=b_psnr, current=c_psnr,
+                                limit=f"drop <= {max_psnr_drop:g} dB", status="REGRESSED" if worse else "ok"))
         for size, b in base.get("sizes", {}).items():
             c = cur.get("sizes", {}).get(size)
             if c is None:
@@ -159,7 +161,7 @@ def compare(baseline: dict[str, Any], current: dict[str, Any], *, max_slowdown: 
             slow = c["ratio"] / b["ratio"]
             rows.append(GateRow(artifact=key, metric=f"{size}px latency / reference", baseline=b["ratio"], current=c["ratio"],
                                 limit=f"x{max_slowdown:g}", status="REGRESSED" if slow > max_slowdown else "ok"))
-    rows += [GateRow(artifact=k, metric="present", baseline=0, current=1, limit="", status="new")
+    rows += [GateRow(artifact=k, metric="present", baseline=0, current=1, limit="not gated", status="new")
              for k in cur_arts if k not in base_arts]
     return rows
 
@@ -177,11 +179,3 @@ def benchmark_entries(current: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"name": f"{key} PSNR loss vs torch fp32 on HR", "unit": "dB",
                     "value": round(art["fp32_psnr_vs_hr"] - art["psnr_vs_hr"], 4)})
     return out
-
-
-def baseline_path_ok(path: str | os.PathLike) -> Path:
-    """``path`` as a Path, GateError when it does not exist (with the command that makes it)."""
-    path = Path(path)
-    if not path.is_file():
-        raise GateError(f"{path}: no baseline yet; make one with `srkd gate BUNDLE --baseline {path} --update`")
-    return path

@@ -33,7 +33,10 @@ def build_model(arch: str, hparams: dict[str, Any]) -> nn.Module:
     if unknown:
         allowed = ", ".join(n for n in params if n != "self")
         raise ConfigError(f"{arch}: unknown hyperparameter(s) {', '.join(unknown)}; accepted: {allowed}")
-    return cls(**hparams)
+    try:
+        return cls(**hparams)
+    except ValueError as exc:  # the constructor's own checks of its arguments (e.g. a scale it cannot do)
+        raise ConfigError(f"{arch}: {exc}") from None
 
 
 def _coerce(value: str, default: Any) -> Any:
@@ -68,7 +71,9 @@ def parse_arch_string(text: str, *, scale: int | None = None) -> tuple[str, dict
             raise ConfigError(f"{text!r}: {key}={value!r} is not a valid {type(params[key].default).__name__}") from None
     if scale is not None:
         hparams.setdefault("scale", scale)
-    return arch.lower(), hparams
+    from srkd.models.metadata import check_student
+
+    return arch.lower(), check_student(arch, hparams, flag=f"student {text!r}")
 
 
 def describe(model: nn.Module) -> ModelSpec:

@@ -15,7 +15,8 @@ class Bicubic(nn.Module):
     def __init__(self, *, scale: int = 4, in_channels: int = 3, out_channels: int = 3) -> None:
         super().__init__()
         if in_channels != out_channels:
-            raise ValueError("bicubic keeps the channel count")
+            raise ValueError(f"bicubic keeps the channel count: expected in_channels == out_channels, "
+                             f"got {in_channels} and {out_channels}")
         self.hparams = dict(scale=scale, in_channels=in_channels, out_channels=out_channels)
         self.scale = scale
 

@@ -6,6 +6,9 @@ import inspect
 import json
 import logging
 import os
+import pickle
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +17,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
-from srkd.errors import CheckpointError
+from srkd.errors import CheckpointError, one_line
 from srkd.fsutil import atomic_save
-from srkd.models import build_model, describe
+from srkd.models import describe
 from srkd.models.foreign import load_foreign
+from srkd.models.metadata import parse_spec
+from srkd.models.safebuild import build_checked, stored_shapes
 from srkd.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -40,16 +45,31 @@ def save_model(
     return json.loads(text)
 
 
-def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The ``srkd`` metadata of a safetensors file; CheckpointError when missing."""
+def _srkd_metadata(path: str | os.PathLike) -> Any:
+    """The decoded ``srkd`` metadata of a safetensors file, None when the file has none."""
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = fh.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
+        raise CheckpointError(f"{path}: not a readable safetensors file ({one_line(str(exc), limit=200)})") from None
     if META_KEY not in meta:
+        return None
+    try:
+        return json.loads(meta[META_KEY])
+    except (json.JSONDecodeError, RecursionError):
+        raise CheckpointError(f"{path}: the safetensors metadata key {META_KEY!r} does not hold JSON "
+                              "(expected the object srkd writes: arch, hparams, scale, ...)") from None
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``srkd`` metadata of a safetensors file; CheckpointError when missing, not JSON or not an object."""
+    meta = _srkd_metadata(path)
+    if meta is None:
         raise CheckpointError(f"{path}: safetensors file without srkd metadata (expected key {META_KEY!r})")
-    return json.loads(meta[META_KEY])
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: srkd metadata must be a JSON object (arch, hparams, scale, ...), "
+                              f"got {type(meta).__name__}")
+    return meta
 
 
 def _load_state(model: nn.Module, sd: dict[str, torch.Tensor], path: Path) -> None:
@@ -60,17 +80,39 @@ def _load_state(model: nn.Module, sd: dict[str, torch.Tensor], path: Path) -> No
         raise CheckpointError(f"{path}: weights do not fit {model.arch}: {' '.join(first[:3])[:300]}") from None
 
 
+def _torch_load(path: Path) -> Any:
+    """``torch.load(weights_only=True)``, its refusals said plainly (nothing in the file is ever run)."""
+    if path.suffix.lower() == ".onnx":
+        raise CheckpointError(f"{path}: an ONNX file; this needs the PyTorch weights (.safetensors, .pth): use the "
+                              "bundle's student.safetensors, or run the ONNX file with `srkd upscale -m FILE.onnx`")
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint (expected a torch.save zip archive or pickle, "
+                              ".safetensors, or an srkd bundle)")
+    try:
+        with warnings.catch_warnings():  # the unpickler's protocol notes would precede our one line
+            warnings.simplefilter("ignore")
+            return torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        if found:
+            raise CheckpointError(f"{path}: this file contains pickled code ({found.group(1)}); srkd loads weights "
+                                  "only, so it was refused and nothing in it was run") from None
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint srkd can read: its pickle holds more than tensors "
+                              "and plain containers (a weights-only load refuses it; nothing in it was run)") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged archive fails in zipfile, torch or pickle, in many types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a loadable PyTorch checkpoint ({one_line(first, limit=200)})") from None
+
+
 def _foreign_state_dict(path: Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
         try:
             return load_file(str(path))
         except (SafetensorError, OSError) as exc:
             raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
-    try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle errors come in many types
-        msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: not a loadable PyTorch checkpoint ({msg})") from None
+    obj = _torch_load(path)
     if isinstance(obj, dict):
         for key in ("params_ema", "params", "state_dict", "model"):
             if key in obj and isinstance(obj[key], dict):
@@ -99,16 +141,13 @@ def load_checkpoint(
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     if path.suffix == ".safetensors":
-        try:
-            meta = read_metadata(path)
-        except CheckpointError:
-            meta = None
+        meta = _srkd_metadata(path)
         if meta is not None:
-            spec = ModelSpec.from_dict(meta)
+            spec = parse_spec(meta, source=str(path))
             hp = {**spec.hparams, **(hparams or {})}
             if input_range is not None:
                 hp["img_range"] = _range_hparam(spec.arch, input_range, path)
-            model = build_model(spec.arch, hp)
+            model = build_checked(spec.arch, hp, stored=stored_shapes(path), source=str(path))
             _load_state(model, load_file(str(path)), path)
             source = "user" if input_range is not None else "recorded"
             return Checkpoint(model=model.eval(), spec=dataclasses.replace(describe(model), value_range_source=source),

@@ -25,9 +25,11 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from srkd.data.quiet import captured_stderr, quiet_opencv
 from srkd.errors import ImageReadError
 
 log = logging.getLogger(__name__)
+quiet_opencv()
 
 DEFAULT_MAX_PIXELS = 40_000_000
 ORIENTATION = 0x0112
@@ -110,6 +112,8 @@ def decode_image(data: bytes, *, name: str, max_pixels: int | None = DEFAULT_MAX
     icc = im.info.get("icc_profile") or None
     try:
         if _sixteen_bit_colour(im, data):
+            if im.format == "PNG":
+                im.load()  # Pillow decodes it (to 8 bits) first: damage is found here in words, not by libpng's print
             pixels = _decode_cv2(data, name)
         else:
             pixels, icc = _decode_pillow(im, icc, notes, name)
@@ -147,9 +151,11 @@ def _sixteen_bit_colour(im: Image.Image, data: bytes) -> bool:
 
 
 def _decode_cv2(data: bytes, name: str) -> np.ndarray:
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    with captured_stderr() as said:  # libpng prints its complaint; it becomes the reason instead
+        img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None:
-        raise ImageReadError(f"{name}: corrupt or truncated image data (16-bit decoder failed)")
+        why = f": {said[-1][:120]}" if said else ""
+        raise ImageReadError(f"{name}: corrupt or truncated image data (16-bit decoder failed{why})")
     if img.dtype not in (np.uint8, np.uint16):
         raise ImageReadError(f"{name}: unsupported sample type {img.dtype} (expected 8- or 16-bit)")
     if img.ndim == 3 and img.shape[2] == 4:

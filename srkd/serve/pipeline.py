@@ -16,7 +16,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable
 
-from srkd.errors import SrkdError
+from srkd.errors import ImageWriteError, SrkdError, one_line
 from srkd.fsutil import atomic_write_bytes
 from srkd.serve.decode import DEFAULT_MAX_PIXELS, read_for_upscale
 from srkd.serve.encode import EncodeOptions, encode_image
@@ -45,9 +45,12 @@ class RunOptions:
 
 
 def failure_text(exc: BaseException) -> str:
-    """One line for a failed file: an SrkdError's own text, else the exception type and its first line."""
+    """One line for a failed file: an SrkdError's own text (control characters in it, such as a newline in
+    a file name, escaped), else the exception type and its first line."""
+    if isinstance(exc, SrkdError):
+        return one_line(str(exc).strip())
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return msg if isinstance(exc, SrkdError) else f"{type(exc).__name__}: {msg}".rstrip(": ")
+    return one_line(f"{type(exc).__name__}: {msg}".rstrip(": "))
 
 
 def load_task(job: Job, *, key: int, in_channels: int, options: RunOptions) -> ImageTask:
@@ -61,7 +64,10 @@ def save_task(task: ImageTask, outputs: list, *, dst, scale: int,
     """Finish, encode and atomically write one output (runs in a writer thread); returns (size, notes)."""
     img = finish(task, outputs, scale=scale, options=options.image)
     data, notes = encode_image(img, ext=dst.suffix, icc=task.meta.icc, exif=task.meta.exif, options=options.encode)
-    atomic_write_bytes(dst, data)
+    try:
+        atomic_write_bytes(dst, data)
+    except OSError as exc:
+        raise ImageWriteError(f"{dst}: cannot write the output ({exc.strerror or type(exc).__name__})") from None
     return (int(img.shape[1]), int(img.shape[0])), notes
 
 
@@ -94,6 +100,8 @@ def run_batch(plan: Plan, *, upscaler: "Upscaler", report: BatchReport, options:
     for i, job in enumerate(plan.jobs):
         if job.error:
             fail(i, job, job.error)
+        elif job.skip:
+            record(i, FileResult(src=job.src, dst=job.dst, outcome=Outcome.SKIPPED, message=job.skip))
         elif job.dst.exists() and not options.overwrite:
             record(i, FileResult(src=job.src, dst=job.dst, outcome=Outcome.SKIPPED, message="output exists"))
         else:

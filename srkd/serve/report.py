@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from srkd.errors import one_line
 from srkd.fsutil import atomic_write_text
 
 EXIT_OK = 0
@@ -42,6 +43,12 @@ class FileResult:
     out_size: tuple[int, int] | None = None
     notes: tuple[str, ...] = ()  # e.g. "palette converted to RGB", "first of 3 frames only"
 
+    @property
+    def line(self) -> str:
+        """``src: message`` as one printable line (the name only once when the message already has it)."""
+        src, msg = one_line(str(self.src)), one_line(self.message)
+        return msg if src in msg else f"{src}: {msg}"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "src": str(self.src), "dst": str(self.dst), "outcome": self.outcome.value, "message": self.message,
@@ -63,6 +70,8 @@ class BatchReport:
     seconds: float = 0.0
     interrupted: bool = False
     settings: dict[str, Any] = dataclasses.field(default_factory=dict)
+    removed: list[str] = dataclasses.field(default_factory=list)  # temp files of killed runs, removed first
+    report_errors: int = 0  # report files that could not be written
 
     def add(self, result: FileResult) -> None:
         self.results.append(result)
@@ -81,20 +90,29 @@ class BatchReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when every file was written or skipped, 3 when any failed, 130 when interrupted."""
+        """0 when every file was written or skipped, 3 when any failed, 130 when interrupted; 1 when only
+        the report could not be written."""
         if self.interrupted:
             return EXIT_INTERRUPTED
-        return EXIT_FAILED if self.failed else EXIT_OK
+        if self.failed:
+            return EXIT_FAILED
+        return 1 if self.report_errors else EXIT_OK
 
     @property
     def megapixels(self) -> float:
         """Output megapixels written."""
         return sum(r.out_size[0] * r.out_size[1] for r in self.results if r.out_size) / 1e6
 
+    @property
+    def skipped_other(self) -> list[FileResult]:
+        """Skipped files for another reason than an existing output (e.g. a dangling symlink)."""
+        return [r for r in self.results if r.outcome is Outcome.SKIPPED and r.message != "output exists"]
+
     def summary(self) -> str:
         """One line: counts, model, runner and time."""
         c = self.counts
-        parts = [f"{c['ok']} upscaled", f"{c['skipped']} skipped (output exists)", f"{c['failed']} failed"]
+        why = "output exists" if not self.skipped_other else "see the table"
+        parts = [f"{c['ok']} upscaled", f"{c['skipped']} skipped ({why})", f"{c['failed']} failed"]
         tail = "; interrupted (rerun the same command to resume)" if self.interrupted else ""
         return f"{', '.join(parts)}; x{self.scale} {self.model} on {self.runner} in {self.seconds:.2f} s{tail}"
 
@@ -105,16 +123,17 @@ class BatchReport:
         lines = [f"{'outcome':<10}{'files':>8}", *(f"{k:<10}{v:>8}" for k, v in rows),
                  f"{'total':<10}{len(self.results):>8}",
                  f"{rate:.2f} images/s, {self.megapixels / self.seconds if self.seconds > 0 else 0:.2f} output MP/s"]
-        if self.failed:
-            lines.append("failed files:")
-            lines += [f"  {r.message}" if str(r.src) in r.message else f"  {r.src}: {r.message}" for r in self.failed]
+        for title, rows in (("failed files:", self.failed), ("skipped files:", self.skipped_other)):
+            if rows:
+                lines.append(title)
+                lines += ["  " + r.line for r in rows]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model, "runner": self.runner, "scale": self.scale, "seconds": round(self.seconds, 3),
             "counts": self.counts, "exit_code": self.exit_code, "interrupted": self.interrupted,
-            "settings": self.settings, "files": [r.to_dict() for r in self.results],
+            "settings": self.settings, "removed_leftovers": self.removed, "files": [r.to_dict() for r in self.results],
         }
 
     def write(self, path: str | os.PathLike) -> Path:

@@ -67,7 +67,7 @@ def _broken(tmp_path, edit):
     (lambda m: m["artifacts"][0]["parity"].update(passed="yes"),
      "artifacts[0] (student.safetensors).parity.passed: expected bool, got a string"),
     (lambda m: m["artifacts"][1]["latency"].update(sizes={}), "latency.sizes: expected a list, got an object"),
-    (lambda m: m["model"].pop("arch"), "model: missing field 'arch'"),
+    (lambda m: m["model"].pop("arch"), "model: srkd metadata lacks 'arch'"),
     (lambda m: m["artifacts"][1].update(precision="int4"), "precision 'int4' not among fp32, bf16, fp16, int8"),
     (lambda m: m["artifacts"][1].update(backend="warp"), "backend 'warp' is not one this srkd has (torch, onnxruntime"),
 ])

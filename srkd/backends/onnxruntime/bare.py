@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from srkd.bundle.manifest import PRECISIONS
-from srkd.errors import BackendUnavailableError, CheckpointError
-from srkd.models.spec import ModelSpec
+from srkd.errors import BackendUnavailableError, CheckpointError, one_line
+from srkd.models.metadata import parse_spec
 
 if TYPE_CHECKING:
     import torch
@@ -22,16 +22,19 @@ def onnx_metadata(path: Path) -> dict[str, Any]:
     try:
         proto = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError and friends
-        why = str(exc).strip()[:200] or type(exc).__name__
+        why = one_line(str(exc).strip(), limit=200) or type(exc).__name__
         raise CheckpointError(f"{path}: not a readable ONNX file ({why})") from None
     props = {p.key: p.value for p in proto.metadata_props}
     if "srkd" not in props:
         raise CheckpointError(f"{path}: an ONNX file without srkd metadata (key 'srkd'), so its scale and size "
                               "requirements are unknown; pass the bundle folder or re-export it with `srkd export`")
     try:
-        return json.loads(props["srkd"])
-    except json.JSONDecodeError:
-        raise CheckpointError(f"{path}: the ONNX metadata key 'srkd' does not hold JSON") from None
+        meta = json.loads(props["srkd"])
+    except (json.JSONDecodeError, RecursionError):
+        raise CheckpointError(f"{path}: the ONNX metadata key 'srkd' does not hold JSON (expected the object srkd "
+                              "export writes: arch, hparams, scale, ...)") from None
+    parse_spec(meta, source=f"{path} (ONNX metadata)", hparams=False)
+    return meta
 
 
 def open_onnx_file(path: Path, device: torch.device, threads: int | None) -> OrtRunner:
@@ -41,7 +44,7 @@ def open_onnx_file(path: Path, device: torch.device, threads: int | None) -> Ort
     if not path.is_file():
         raise CheckpointError(f"{path}: no such ONNX file")
     meta = onnx_metadata(path)
-    spec = ModelSpec.from_dict(meta)
+    spec = parse_spec(meta, source=f"{path} (ONNX metadata)", hparams=False)
     precision = meta["precision"] if meta.get("precision") in PRECISIONS else "fp32"
     providers = None
     if device.type == "cuda":

@@ -21,7 +21,6 @@ ACCELERATOR_EPS = (CUDA_EP, TRT_EP, "NvTensorRTRTXExecutionProvider", "ROCMExecu
 
 def _tiny_onnx() -> bytes:
     """A one-node model (Relu on 1x3x8x8), built in memory."""
-    import onnx
     from onnx import TensorProto, helper
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])

@@ -1,0 +1,107 @@
+"""What killed runs leave, and what the next run removes: srkd's own temp files and folders whose writer is
+gone, beside the targets it is about to write; never a target, never anyone else's file. And the
+interrupt guard itself: the first signal stops, later ones are counted, short steps are never cut."""
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from srkd import interrupts
+from srkd.export import target
+from srkd.fsutil import atomic_write_text, pid_alive, remove_stale_temps, stale_temps
+
+DEAD = 4_000_000  # above Linux's pid_max
+
+
+def test_temp_names_carry_the_writer_pid(tmp_path, monkeypatch):
+    seen = []
+    real = os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: (seen.append(os.path.basename(src)), real(src, dst)))
+    atomic_write_text(tmp_path / "a.json", "{}")
+    assert seen[0].startswith(f".a.json.{os.getpid()}.") and seen[0].endswith(".json.tmp")
+
+
+def test_stale_temps_only_of_gone_writers_beside_named_targets(tmp_path):
+    names = ["a_x2.png", "[b]*.png", "report.json"]
+    files = {
+        f".a_x2.png.{DEAD}.abc123.png.tmp": True,  # a killed writer
+        ".a_x2.png.k1ll3d.png.tmp": True,  # an older srkd, without a pid
+        f".a_x2.png.{os.getpid()}.abc.png.tmp": False,  # a write in progress (this process)
+        f".a_x2.png.{os.getppid()}.abc.png.tmp": False,  # another live process
+        f".[b]*.png.{DEAD}.zz.png.tmp": True,  # glob characters in the name are plain characters
+        f".report.json.{DEAD}.q.json.tmp": True,
+        f".other.png.{DEAD}.x.png.tmp": False,  # not a target of this run
+        "a_x2.png": False,  # the target itself
+        ".a_x2.png.notes": False,  # someone's hidden file
+        f"a_x2.png.{DEAD}.x.png.tmp": False,  # not hidden: not ours
+    }
+    for name in files:
+        (tmp_path / name).write_text("x")
+    found = {p.name for p in stale_temps(tmp_path, names)}
+    assert found == {name for name, stale in files.items() if stale}
+    assert {p.name for p in remove_stale_temps(tmp_path, names)} == found
+    assert {p.name for p in tmp_path.iterdir()} == {name for name, stale in files.items() if not stale}
+    assert stale_temps(tmp_path / "missing", names) == []
+
+
+def test_pid_alive():
+    assert pid_alive(os.getpid()) and pid_alive(os.getppid()) and not pid_alive(DEAD) and not pid_alive(0)
+
+
+def test_export_leftovers(tmp_path):
+    made = {f".b.{DEAD}-aa11.partial": True, f".b.old-{DEAD}": True, f".b.{os.getpid()}-bb22.partial": False,
+            f".bx.{DEAD}-cc33.partial": False, ".b.partial": False, f".b.{DEAD}-dd44.partial.mine": False}
+    for name in made:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "model.onnx").write_text("x")
+    (tmp_path / f".b.{DEAD}-ee55.partial.txt").write_text("a file, not a folder")
+    assert {p.name for p in target.leftovers(tmp_path / "b")} == {n for n, stale in made.items() if stale}
+    work = target.make_workdir(tmp_path / "b")
+    assert work.is_dir() and work.name.startswith(f".b.{os.getpid()}-")
+    left = {p.name for p in tmp_path.iterdir()}
+    assert left == {n for n, stale in made.items() if not stale} | {work.name, f".b.{DEAD}-ee55.partial.txt"}
+
+
+def test_the_first_signal_stops_later_ones_are_counted():
+    guard = interrupts.InterruptGuard()
+    with pytest.raises(KeyboardInterrupt):
+        guard(signal.SIGINT, None)
+    guard(signal.SIGTERM, None)
+    guard(signal.SIGINT, None)
+    assert guard.count == 3 and guard.first == signal.SIGINT
+
+
+def test_a_short_step_is_never_cut_in_half():
+    guard, done = interrupts.InterruptGuard(), []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupts.uninterrupted():
+            guard(signal.SIGTERM, None)  # held
+            done.append("renamed")
+    assert done == ["renamed"]
+    with interrupts.uninterrupted():
+        pass  # nothing held any more
+
+
+def test_the_guard_restores_the_handlers_it_replaced():
+    before = signal.getsignal(signal.SIGTERM)
+    with interrupts.interrupt_guard() as guard:
+        assert signal.getsignal(signal.SIGTERM) is guard
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_the_guard_off_the_main_thread_changes_no_handler():
+    import threading
+
+    seen = []
+
+    def work():
+        before = signal.getsignal(signal.SIGINT)
+        with interrupts.interrupt_guard() as guard:
+            seen.append((signal.getsignal(signal.SIGINT) is before, guard.count))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert seen == [(True, 0)]
