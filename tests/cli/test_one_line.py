@@ -250,7 +250,8 @@ def canned_gate(monkeypatch):
            "fp32_psnr_vs_hr": 30.0, "criterion": "", "sizes": {"16": {"p50_ms": 1, "min_ms": 1, "reference_ms": 1,
                                                                          "ratio": 1.0}}}
     current = {"format": "srkd-gate-baseline/1", "settings": {}, "reference": {"workload": "w", "min_ms": {"torch": 1}},
-               "artifacts": {"torch:fp32:student.safetensors": art, "onnxruntime:fp32:model.onnx": {**art, "file": "model.onnx"}}}
+               "artifacts": {"torch:fp32:student.safetensors": art, "onnxruntime:fp32:model.onnx": {**art, "file": "model.onnx"}},
+               "skipped": {}}  # what measure_gate returns: artifacts that cannot run here, with the reason
     monkeypatch.setattr(gate, "measure_gate", lambda bundle, **kw: current)
     return current
 
