@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from srkd.export.bundle import export_bundle
+from srkd.backends.pytorch.runner import TorchRunner
+from srkd.export.build import export_bundle
 from srkd.export.latency import settle_allocator
 from srkd.export.parity import check_parity, parity_images
-from srkd.export.runners import TorchRunner
 from srkd.models import build_model
 from srkd.models.checkpoint import load_model, save_model
 
@@ -68,8 +68,8 @@ def main() -> None:
         student = _student(args.student, Path(tmp))
         bundle = export_bundle(student, Path(tmp) / "bundle", int8=True, bf16=True, images=2, crop=128,
                                latency_sizes=(16,), latency_runs=1, threads=args.threads)
-        int8 = bundle.find(backend="onnxruntime", precision="int8")["quantization"]
-        print(f"int8 recipe: {int8['attempts'][-1]['recipe']}; calibration: {int8['calibration']['source']}")
+        int8 = bundle.find(backend="onnxruntime", precision="int8").quantization
+        print(f"int8 recipe: {int8.attempts[-1].recipe}; calibration: {int8.calibration.source}")
         model, spec = load_model(bundle.path / "student.safetensors")
         runners = {
             "torch fp32": bundle.runner(bundle.find(backend="torch")),

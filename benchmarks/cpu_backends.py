@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import math
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,14 +32,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from srkd.backends.pytorch.runner import TorchRunner
+from srkd.backends.runner import Runner
+from srkd.bundle.choose import choose_artifact
+from srkd.bundle.reader import Bundle, load_bundle
 from srkd.data.imresize import imresize
 from srkd.errors import SrkdError
-from srkd.export.bundle import Bundle, choose_artifact, export_bundle, load_bundle
-from srkd.export.flops import PEAK_KEYS, conv_flops, measure_peaks
+from srkd.export.build import export_bundle
 from srkd.export.latency import settle_allocator
 from srkd.export.parity import parity_images
-from srkd.export.runners import Runner, TorchRunner
 from srkd.models.checkpoint import load_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from flops import PEAK_KEYS, conv_flops, measure_peaks  # noqa: E402
 
 ROWS = [("torch", "fp32"), ("torch", "fp32 channels_last"), ("torch", "bf16"), ("onnxruntime", "fp32"),
         ("onnxruntime", "int8"), ("openvino", "fp32"), ("openvino", "bf16"), ("openvino", "int8")]
@@ -54,9 +60,9 @@ def runtime_conv_peaks(tmp: Path, *, threads: int, channels: int = 128, side: in
     import dataclasses
 
     from srkd.export.onnx import export_module
-    from srkd.export.openvino import convert_to_ir
+    from srkd.backends.openvino.convert import convert_to_ir
     from srkd.export.quantize import Int8Settings, quantize_int8
-    from srkd.export.runners.openvino import compile_ir
+    from srkd.backends.openvino.runner import compile_ir
 
     gen = torch.Generator().manual_seed(0)
     net = torch.nn.Sequential(*[m for _ in range(layers)
@@ -200,10 +206,10 @@ def report_auto(bundle: Bundle, p50s: dict[str, float], size: int) -> float | No
     if entry is None:
         print("\nauto: no artifact fits (srkd falls back to torch fp32)")
         return p50s.get(REFERENCE)
-    pick = f"{entry['backend']}:{entry['precision']}"
+    pick = entry.key
     fastest = min(p50s, key=p50s.__getitem__)
     note = "" if any(f"{b}:{p}" == fastest for b, p in ROWS if p != "fp32 channels_last") else " (not a bundle artifact)"
-    print(f"\nauto picks {pick} ({entry['file']}); fastest row at {size}px: {fastest}{note}, {p50s[fastest]:.2f} ms")
+    print(f"\nauto picks {pick} ({entry.file}); fastest row at {size}px: {fastest}{note}, {p50s[fastest]:.2f} ms")
     if pick not in p50s:
         print(f"auto's pick {pick} was not timed here")
         return None
@@ -215,10 +221,10 @@ def report_auto(bundle: Bundle, p50s: dict[str, float], size: int) -> float | No
 
 def report_int8(bundle: Bundle) -> None:
     for entry in bundle.artifacts:
-        par = entry.get("parity") or {}
-        if entry["precision"] == "int8" and par.get("psnr_vs_hr") is not None and par.get("ref_psnr_vs_hr") is not None:
-            print(f"{entry['backend']}:int8 PSNR vs HR {par['psnr_vs_hr']:.3f} dB, fp32 {par['ref_psnr_vs_hr']:.3f} dB "
-                  f"({par['psnr_vs_hr'] - par['ref_psnr_vs_hr']:+.3f}) on the bundle's parity images")
+        par = entry.parity
+        if entry.precision == "int8" and par.psnr_vs_hr is not None and par.ref_psnr_vs_hr is not None:
+            print(f"{entry.backend}:int8 PSNR vs HR {par.psnr_vs_hr:.3f} dB, fp32 {par.ref_psnr_vs_hr:.3f} dB "
+                  f"({par.psnr_vs_hr - par.ref_psnr_vs_hr:+.3f}) on the bundle's parity images")
 
 
 def compare_upscale(args: argparse.Namespace, bundle: Bundle, tmp: Path, predicted: float | None) -> None:

@@ -48,7 +48,7 @@ class Context:
 
     def need(self, *, tensorrt: bool = False, ort: str | None = None) -> None:
         """Skip the part, naming everything missing: a CUDA GPU, TensorRT, an ONNX Runtime provider."""
-        from srkd.export.runners.ort import available_kinds
+        from srkd.backends.onnxruntime.runner import available_kinds
 
         t, trt, missing = self.doctor["torch"], self.doctor["tensorrt"], []
         if not t["cuda_available"] and not self.rehearsal:
@@ -118,7 +118,7 @@ class Context:
     @property
     def bundle(self) -> Path:
         if self._bundle is None:
-            from srkd.export.bundle import export_bundle
+            from srkd.export.build import export_bundle
 
             self._bundle = export_bundle(self.student, self.work / "bundle", images=2, latency_sizes=(64,),
                                          latency_runs=3).path

@@ -29,8 +29,8 @@ def doctor(ctx) -> str:
 
 
 def torch_cuda_parity(ctx) -> str:
+    from srkd.backends.pytorch.runner import TorchRunner
     from srkd.export.parity import check_parity
-    from srkd.export.runners import TorchRunner
     from srkd.models.checkpoint import load_model
 
     ctx.need()
@@ -107,9 +107,9 @@ def export_trt_all(ctx) -> str:
 
 
 def _ort(ctx, kind: str) -> str:
-    from srkd.export.bundle import load_bundle
+    from srkd.bundle.reader import load_bundle
     from srkd.export.parity import check_parity
-    
+
     ctx.need(ort=kind)
     bundle = load_bundle(ctx.bundle)
     with bundle.runner(bundle.find(backend="torch")) as reference, \

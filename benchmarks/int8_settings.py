@@ -17,13 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from srkd.backends.onnxruntime.runner import OrtRunner
+from srkd.backends.pytorch.runner import TorchRunner
 from srkd.export.calib import calibration_patches, find_calib_source
 from srkd.export.int8 import DEFAULT_INT8
 from srkd.export.latency import settle_allocator
 from srkd.export.onnx import export_onnx
 from srkd.export.parity import check_parity, parity_images
 from srkd.export.quantize import quantize_int8
-from srkd.export.runners import OrtRunner, TorchRunner
 from srkd.models.checkpoint import load_model, read_metadata
 
 D = DEFAULT_INT8

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from srkd.export.bundle import load_bundle
+from srkd.backends.openvino.runner import OpenVinoRunner
+from srkd.backends.pytorch.runner import TorchRunner
+from srkd.bundle.reader import load_bundle
 from srkd.export.calib import calibration_patches, find_calib_source
 from srkd.export.parity import check_parity, parity_images
-from srkd.export.runners import TorchRunner
-from srkd.export.runners.openvino import OpenVinoRunner
 from srkd.models.checkpoint import load_model
 
 

@@ -29,8 +29,8 @@ import numpy as np
 import torch
 
 from srkd.api import Upscaler
+from srkd.backends.pytorch.runner import TorchRunner
 from srkd.data.io import list_images, read_image, write_image
-from srkd.export.runners.torch_runner import TorchRunner
 from srkd.models import build_model, describe
 from srkd.models.checkpoint import load_model
 from srkd.serve.encode import EncodeOptions

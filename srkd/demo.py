@@ -8,17 +8,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from srkd.api import load
 from srkd.data.samples import HELD_OUT, TRAIN, write_sample_photos
 from srkd.distill.config import DistillConfig
 from srkd.distill.trainer import Trainer
 from srkd.errors import ConfigError
 from srkd.evaluate import evaluate
-from srkd.export.bundle import export_bundle
+from srkd.export.build import export_bundle
 from srkd.models.resolve import resolve_model
 from srkd.serve.pipeline import RunOptions, run_batch
 from srkd.serve.plan import Naming, plan_jobs
 from srkd.serve.report import REPORT_NAME, BatchReport
+from srkd.serve.upscaler import load
 from srkd.zoo import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
@@ -85,13 +85,12 @@ def run_demo(cfg: DemoConfig, *, progress: bool = True) -> DemoResult:
         scores[name] = {"psnr": res.psnr, "ssim": res.ssim}
     t["eval"] = time.perf_counter()
 
-    from srkd.export.runners.openvino import cpu_capabilities
+    from srkd.backends.openvino.runner import cpu_capabilities
 
     bundle = export_bundle(student, out / "bundle", data=val / "HR", overwrite=True, images=3, crop=128,
                            latency_sizes=(64, 128), latency_runs=10, threads=cfg.threads, int8=True, bf16=True,
                            openvino=bool(cpu_capabilities()), calib=str(train))
-    latency = {f"{a['backend']}:{a['precision']}": {s["size"]: s["p50_ms"] for s in a["latency"]["sizes"]}
-               for a in bundle.artifacts if a.get("latency")}
+    latency = {a.key: {s.size: s.p50_ms for s in a.latency.sizes} for a in bundle.artifacts}
     t["export"] = time.perf_counter()
 
     upscaled = out / "images_x4"

@@ -1,4 +1,5 @@
 """Atomic file writing: a temp file in the target folder, fsync, then rename; and the leftovers of killed writers.
+Strict JSON (``json_safe``) and file hashes (``sha256_file``) for the files srkd writes and checks.
 
 A temp file is named ``.<target name>.<pid>.<random><suffix>`` (suffix default ``<target suffix>.tmp``):
 hidden, beside its target, and tagged with the writer's process id, so a later run can tell the
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
+import math
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 
 @contextlib.contextmanager
@@ -138,3 +141,23 @@ def creatable(path: str | os.PathLike) -> str | None:
                 return f"{parent} is not writable"
             return None
     return None
+
+
+def json_safe(obj: Any) -> Any:
+    """Replace non-finite floats (anywhere in nested dicts/lists) by None, so the JSON stays strict."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -38,3 +38,13 @@ class Registry(Generic[T]):
 
     def names(self) -> list[str]:
         return sorted(self._items)
+
+    def items(self) -> list[tuple[str, T]]:
+        """(name, item) pairs in the order they were added (the order a registry's lines give)."""
+        return list(self._items.items())
+
+    def remove(self, name: str) -> T:
+        """Take ``name`` out again (for tests that register a plug-in of their own); UnknownNameError when absent."""
+        item = self.get(name)
+        del self._items[name.lower()]
+        return item

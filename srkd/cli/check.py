@@ -5,24 +5,8 @@ import json
 
 import click
 
-from srkd.cli.bench import parse_sizes
-
-
-def _db(value: float | None) -> str:
-    if value is None or value == float("inf"):
-        return "identical"
-    return f"{value:.2f} dB"
-
-
-def parity_rows(items: list[tuple[str, dict]]) -> list[str]:
-    """Table lines for (file, ParityResult.to_dict()) pairs."""
-    lines = [f"{'artifact':<22} {'backend:prec':<17} {'vs torch fp32':>13} {'vs HR':>8} {'max|diff|':>9} {'NaN':>4}  result"]
-    for file, p in items:
-        hr = f"{p['psnr_vs_hr']:.3f}" if p["psnr_vs_hr"] is not None else "nan"
-        max_abs = f"{p['max_abs']:.2g}" if p["max_abs"] is not None else "nan"
-        lines.append(f"{file:<22} {p['name']:<17} {_db(p['psnr_vs_ref']):>13} {hr:>8} {max_abs:>9} "
-                     f"{p['nan_count']:>4}  {'ok' if p['passed'] else 'FAIL (' + p['criterion'] + ')'}")
-    return lines
+from srkd.cli.common import (check_output_file, host_line, latency_rows, parity_rows, runs_option, sizes_option,
+    threads_option, write_output)
 
 
 @click.command()
@@ -31,11 +15,9 @@ def parity_rows(items: list[tuple[str, dict]]) -> list[str]:
 @click.option("--images", type=click.IntRange(1), default=5, show_default=True, help="Use the first N images.")
 @click.option("--crop", type=click.IntRange(0), default=256, show_default=True,
               help="Center-crop HR images to this many pixels (0: full images).")
-@click.option("--sizes", default="64,128,256", show_default=True, callback=parse_sizes,
-              help="LR sizes for the latency part, comma-separated ('' skips it).")
-@click.option("--runs", type=click.IntRange(1), default=10, show_default=True, help="Timed runs per size.")
-@click.option("--threads", type=click.IntRange(1, 256), default=None,
-              help="Intra-op threads of every runtime (torch, ONNX Runtime, OpenVINO) [default: their own].")
+@sizes_option(help="LR sizes for the latency part, comma-separated ('' skips it).")
+@runs_option()
+@threads_option()
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), default=None, help="Write the figures as JSON here.")
 @click.option("--heatmaps", type=click.Path(file_okay=False), default=None,
               help="Folder for the error heatmaps (PNG, worst image per artifact); default: BUNDLE/check.")
@@ -49,12 +31,11 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
     TensorRT engines are skipped where there is no GPU. Exits 1 if any artifact fails."""
     from pathlib import Path
 
-    from srkd.cli.bench import host_line, latency_rows
+    from srkd.backends import unrunnable_backends
+    from srkd.bundle.manifest import MANIFEST_NAME
     from srkd.errors import ParityError
-    from srkd.export.bundle import unrunnable_backends
     from srkd.export.check import check_bundle, record_checks
-    from srkd.export.manifest import json_safe
-    from srkd.cli.common import check_output_file, write_output
+    from srkd.fsutil import json_safe
 
     check_output_file(json_out, flag="--json")
     heat_dir = Path(heatmaps) if heatmaps else Path(bundle) / "check"
@@ -66,12 +47,12 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
     first = checks[0].parity
     click.echo(f"{bundle}: parity on {first.images} real images ({data or 'scikit-image sample photos'}"
                f"{f', crop {crop}' if crop else ''})")
-    for line in parity_rows([(c.entry["file"], c.parity.to_dict()) for c in checks]):
+    for line in parity_rows([(c.entry.file, c.parity.to_dict()) for c in checks]):
         click.echo("  " + line)
     timed = [c for c in checks if c.latency]
     if timed:
         click.echo(f"latency; {host_line(timed[0].latency.host)}")
-        rows = [{"backend": c.entry["backend"], "precision": c.entry["precision"], "threads": c.latency.host["threads"],
+        rows = [{"backend": c.entry.backend, "precision": c.entry.precision, "threads": c.latency.host["threads"],
                  **s.to_dict()} for c in timed for s in c.latency.sizes]
         for line in latency_rows(rows):
             click.echo("  " + line)
@@ -80,15 +61,15 @@ def command(bundle: str, data: str | None, images: int, crop: int, sizes: tuple[
         click.echo(f"error heatmaps (worst image per artifact): {', '.join(str(c.heatmap) for c in maps)}")
     for c in every:
         if c.skipped:
-            click.echo(f"skipped {c.entry['file']} ({c.entry['backend']}:{c.entry['precision']}): {c.skipped}")
+            click.echo(f"skipped {c.entry.file} ({c.entry.key}): {c.skipped}")
     if record:
-        click.echo(f"figures recorded in {Path(bundle) / 'manifest.json'}")
+        click.echo(f"figures recorded in {Path(bundle) / MANIFEST_NAME}")
     if json_out:
         write_output(json_out, json.dumps(json_safe({"bundle": bundle, "artifacts": [c.to_dict() for c in every]}), indent=2),
                      flag="--json")
     failed = [c for c in checks if not c.passed]
     if failed:
         raise ParityError(f"{bundle}: {len(failed)} of {len(checks)} artifacts fail parity: "
-                          + "; ".join(f"{c.entry['file']}: {c.parity.summary()}" for c in failed))
+                          + "; ".join(f"{c.entry.file}: {c.parity.summary()}" for c in failed))
     skipped = len(every) - len(checks)
     click.echo(f"all {len(checks)} artifacts pass" + (f"; {skipped} could not run here (skipped above)" if skipped else ""))

@@ -6,13 +6,32 @@ import json
 import click
 
 
+class RequirementChoice(click.Choice):
+    """``cuda`` and the backends ``srkd doctor`` can require, from the registry when the command runs."""
+
+    def __init__(self) -> None:
+        super().__init__([], case_sensitive=True)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from srkd.doctor import requirements
+
+        return tuple(requirements())
+
+    @choices.setter
+    def choices(self, value) -> None:  # click.Choice.__init__ assigns; the registry decides
+        pass
+
+
 def _yes(value: object) -> str:
     return "yes" if value else "no"
 
 
 def machine_lines(r: dict) -> list[str]:
-    """The text report of ``srkd.doctor.machine_report()``."""
-    t, c, o, trt, ov = r["torch"], r["cpu"], r["onnxruntime"], r["tensorrt"], r["openvino"]
+    """The text report of ``srkd.doctor.machine_report()``: torch and the CPU, then each backend's own lines."""
+    from srkd.backends import BACKENDS
+
+    t, c = r["torch"], r["cpu"]
     lines = [f"srkd {r['srkd']} on {r['platform']}, Python {r['python']}"]
     if t["cuda_available"]:
         lines.append(f"torch {t['version']}: CUDA {t['cuda_build']}, cuDNN {t['cudnn']}, {len(t['gpus'])} GPU(s)")
@@ -27,27 +46,9 @@ def machine_lines(r: dict) -> list[str]:
     lines += [f"CPU: {c['model']}, {c['logical_cpus']} logical / {c['physical_cores']} physical cores "
               f"({c['usable_cpus']} usable here), torch threads {c['torch_threads']}",
               f"  {flags}", f"  bf16 on the CPU: {_yes(c['bf16'])}; int8 dot products (VNNI/AMX): {_yes(c['int8_dot'])}"]
-    if o["installed"]:
-        lines.append(f"ONNX Runtime {o['version']} ({', '.join(o['distributions']) or 'wheel unknown'}): providers "
-                     f"{', '.join(o['providers'])}")
-        if o["accelerators"]:
-            lines.append(f"  accelerator providers: {', '.join(o['accelerators'])}")
-        for key, label in (("cuda", "CUDA"), ("tensorrt", "TensorRT")):
-            state = {True: "yes", False: "no", None: "listed"}[o[key]["ok"]]
-            lines.append(f"  {label} provider: {state}: {o[key]['detail']}")
-        if o.get("tensorrt_library"):
-            lines.append(f"  its TensorRT provider links {o['tensorrt_library']}")
-    else:
-        lines.append(f"ONNX Runtime: {o['why']}")
-    if trt["installed"]:
-        lines.append(f"TensorRT {trt['version']}: engine build {_yes(trt['engine']['ok'])} ({trt['engine']['detail']})")
-    else:
-        lines.append(f"TensorRT: {trt['why']}")
-    if ov["installed"] and not ov.get("why"):
-        lines.append(f"OpenVINO {ov['version'].split('-')[0]}: devices {', '.join(ov['devices'])}; CPU capabilities "
-                     f"{', '.join(ov['cpu_capabilities'])}")
-    else:
-        lines.append(f"OpenVINO: {ov['why']}")
+    for name, backend in BACKENDS.items():
+        if backend.doctor is not None and name in r:
+            lines += backend.doctor.lines(r[name])
     lines += [f"warning: {w}" for w in r["warnings"]]
     return lines
 
@@ -70,7 +71,7 @@ def bundle_lines(b: dict) -> list[str]:
 @click.command()
 @click.argument("bundle", required=False, type=click.Path(file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (for CI).")
-@click.option("--require", type=click.Choice(["cuda", "tensorrt", "openvino"]), multiple=True,
+@click.option("--require", type=RequirementChoice(), multiple=True,
               help="Exit 1 when this is not usable here (repeatable).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="Where BUNDLE's artifacts are tried.")
@@ -80,14 +81,14 @@ def command(bundle: str | None, as_json: bool, require: tuple[str, ...], device:
     real bf16), ONNX Runtime's providers (and whether a CUDA/TensorRT session really starts on them),
     TensorRT (a one-layer engine build), OpenVINO, CPU flags and threads; with BUNDLE, which of its
     artifacts run here. --require cuda|tensorrt|openvino exits 1 when that is missing."""
-    from srkd.doctor import bundle_report, machine_report, missing
+    from srkd.doctor import bundle_report, machine_report, missing, requirements
     from srkd.errors import BackendUnavailableError
 
     report = machine_report(probe=not quick)
     if bundle:
         report["bundle"] = bundle_report(bundle, device=device)
     report["missing"] = missing(report, require)
-    report["can"] = {name: not missing(report, [name]) for name in ("cuda", "tensorrt", "openvino")}
+    report["can"] = {name: not missing(report, [name]) for name in requirements()}
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:

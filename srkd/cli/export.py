@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
-from srkd.cli.bench import parse_sizes
+from srkd.bundle.manifest import MANIFEST_NAME
+from srkd.cli.common import BackendChoice, runs_option, sizes_option, threads_option
 from srkd.errors import Interrupted
 
 
 def _stopped(out: Path, *, started: float) -> str:
     """Whether the interrupt came before the bundle was renamed into place, or after."""
-    manifest = out / "manifest.json"
+    manifest = out / MANIFEST_NAME
     if manifest.is_file() and manifest.stat().st_mtime >= started:
         return f"export stopped after the bundle was complete; {out} is whole"
     kept = "; the bundle already there is unchanged" if manifest.is_file() else ""
@@ -34,10 +35,13 @@ def _triple(ctx: click.Context, param: click.Parameter, value: str | None) -> tu
 def _precisions(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
+    from srkd.backends import BACKENDS
+
+    known = BACKENDS.get("tensorrt").precisions
     precs = tuple(dict.fromkeys(v.strip() for v in value.split(",") if v.strip()))
-    bad = [p for p in precs if p not in ("fp32", "fp16", "int8")]
+    bad = [p for p in precs if p not in known]
     if bad:
-        raise click.BadParameter(f"{', '.join(bad)}: expected fp32, fp16 and/or int8, comma-separated")
+        raise click.BadParameter(f"{', '.join(bad)}: expected {', '.join(known[:-1])} and/or {known[-1]}, comma-separated")
     return precs
 
 
@@ -84,18 +88,19 @@ def _precisions(ctx: click.Context, param: click.Parameter, value: str | None) -
               help="TensorRT builder optimisation level.")
 @click.option("--trt-timing-cache", type=click.Path(dir_okay=False), default=None,
               help="TensorRT timing cache file (read if present, written after the build).")
-@click.option("--sizes", default="64,128,256", show_default=True, callback=parse_sizes,
-              help="LR sizes to time, comma-separated.")
-@click.option("--runs", type=click.IntRange(1), default=10, show_default=True, help="Timed runs per size.")
-@click.option("--threads", type=click.IntRange(1, 256), default=None,
-              help="Intra-op threads of every runtime (torch, ONNX Runtime, OpenVINO) [default: their own].")
+@click.option("--with", "with_backends", type=BackendChoice(), multiple=True, metavar="NAME",
+              help="Also make the artifacts of a plug-in backend (repeatable; the built-in ones have the flags above).")
+@sizes_option(help="LR sizes to time, comma-separated.")
+@runs_option()
+@threads_option()
 @click.option("--overwrite", is_flag=True, help="Replace an existing bundle at --out.")
 def command(student: str, out: str, data: str | None, images: int, crop: int, opset: int, dynamo: bool, simplify: bool,
             bf16: bool, openvino: bool, cpu_all: bool, fp16: bool, int8: bool, calib: str | None,
             int8_calibration: str | None, int8_images: int | None,
             int8_keep_fp32: str | None, int8_symmetric: bool, int8_remedies: bool, trt: tuple[str, ...],
             trt_profile: tuple[int, int, int] | None, trt_batch: tuple[int, int, int], trt_opt_level: int,
-            trt_timing_cache: str | None, sizes: tuple[int, ...], runs: int, threads: int | None, overwrite: bool) -> None:
+            trt_timing_cache: str | None, with_backends: tuple[str, ...], sizes: tuple[int, ...], runs: int,
+            threads: int | None, overwrite: bool) -> None:
     """Make a bundle from STUDENT (a checkpoint file or a shipped model name): student.safetensors,
     model.onnx (fp32, dynamic batch and size), the artifacts asked for (--bf16, --fp16, --int8, --trt)
     and manifest.json. Every artifact is parity-checked against the torch fp32 output on real images;
@@ -106,11 +111,11 @@ def command(student: str, out: str, data: str | None, images: int, crop: int, op
 
     import torch
 
-    from srkd.cli.bench import host_line, latency_rows
-    from srkd.cli.check import parity_rows
-    from srkd.export.bundle import choose_artifact, export_bundle
+    from srkd.backends.openvino.runner import cpu_capabilities
+    from srkd.bundle.choose import choose_artifact
+    from srkd.cli.summary import export_summary
+    from srkd.export.build import export_bundle
     from srkd.export.int8 import DEFAULT_INT8
-    from srkd.export.runners.openvino import cpu_capabilities
     from srkd.serve.loader import resolve_device
 
     if cpu_all:
@@ -126,45 +131,11 @@ def command(student: str, out: str, data: str | None, images: int, crop: int, op
                                threads=threads, simplify=simplify, bf16=bf16, openvino=openvino, fp16=fp16, int8=int8,
                                calib=calib, int8_settings=settings, int8_remedies=int8_remedies, trt=trt,
                                trt_sides=trt_profile, trt_batch=trt_batch, trt_opt_level=trt_opt_level,
-                               trt_timing_cache=trt_timing_cache)
+                               trt_timing_cache=trt_timing_cache, with_backends=with_backends)
     except KeyboardInterrupt:
         raise Interrupted(_stopped(Path(out), started=started)) from None
-    m = bundle.manifest
-    spec = bundle.spec
-    hp = ", ".join(f"{k}={v}" for k, v in spec.hparams.items() if k in ("n_feats", "n_blocks", "n_resgroups"))
-    click.echo(f"{bundle.path}: {spec.arch} x{spec.scale}" + (f" ({hp})" if hp else ""))
-    onnx_tc = next(a["toolchain"] for a in m["artifacts"] if a["backend"] == "onnxruntime")
-    slim = ", simplified with onnxslim" if onnx_tc.get("simplified") else ""
-    click.echo(f"  model.onnx: opset {onnx_tc['opset']}, {onnx_tc['exporter']} exporter, dynamic batch/height/width{slim}")
-    for art in m["artifacts"]:
-        if "quantization" in art:
-            q = art["quantization"]
-            click.echo(f"  {art['file']}: QDQ, weights {q['weights']}, activations {q['activations']}; calibrated on "
-                       f"{q['calibration']['source']} ({q['calibration']['kind']})")
-            for i, attempt in enumerate(q["attempts"]):
-                mark = "kept" if attempt["passed"] else "failed"
-                click.echo(f"    recipe {i + 1}: {attempt['recipe']}: vs HR {attempt['psnr_vs_hr']:.3f} dB "
-                           f"(drop {attempt['drop_db']:.3f}) -> {mark}")
-        if "engine" in art:
-            e = art["engine"]
-            click.echo(f"  {art['file']}: TensorRT {e['tensorrt']}, profile {e['profile']}, layers {e['layer_check']['by_precision']}")
-    pd = m["parity_data"]
-    crop_note = f"; crop {pd['crop']}" if pd.get("crop") else ""
-    click.echo(f"  parity on {len(pd['images'])} real images ({pd['source']}: {', '.join(pd['images'])}{crop_note})")
-    for line in parity_rows([(a["file"], a["parity"]) for a in m["artifacts"]]):
-        click.echo("    " + line)
-    lat = m["artifacts"][0]["latency"]
-    click.echo(f"  latency; {host_line(lat)}")
-    rows = [{"backend": a["backend"], "precision": a["precision"], "threads": a["latency"]["threads"], **s}
-            for a in m["artifacts"] for s in a["latency"]["sizes"]]
-    for line in latency_rows(rows):
-        click.echo("    " + line)
-    for art in m["artifacts"]:
-        click.echo(f"  {art['backend']}:{art['precision']} runs in {art.get('runs_in', art['precision'])}")
-    for skip in m["export"].get("skipped", []):
-        click.echo(f"  not built: {skip['artifact']}: {skip['why']}")
-    files = [f for a in m["artifacts"] for f in [a["file"], *(c["file"] for c in a.get("companions", []))]]
-    click.echo(f"  wrote {', '.join(dict.fromkeys(files))}, manifest.json")
-    pick = choose_artifact(m["artifacts"], precision="auto", device=torch.device(resolve_device("auto")))
+    for line in export_summary(bundle):
+        click.echo(line)
+    pick = choose_artifact(bundle.artifacts, precision="auto", device=torch.device(resolve_device("auto")))
     if pick is not None:
-        click.echo(f"  --backend auto --precision auto here: {pick['backend']}:{pick['precision']} ({pick['file']})")
+        click.echo(f"  --backend auto --precision auto here: {pick.key} ({pick.file})")

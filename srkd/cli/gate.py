@@ -5,7 +5,7 @@ import json
 
 import click
 
-from srkd.cli.bench import parse_sizes
+from srkd.cli.common import check_output_file, parse_sizes, runs_option, sizes_option, threads_option, write_output
 
 
 def _fmt(value: float | None) -> str:
@@ -32,10 +32,9 @@ def gate_rows(rows: list) -> list[str]:
               help="Largest allowed drop of PSNR vs HR, dB.")
 @click.option("--data", default=None, help="HR images for the accuracy part (default: the baseline's, else scikit-image photos).")
 @click.option("--images", type=click.IntRange(1), default=None, help="Use the first N images (default: the baseline's, else 3).")
-@click.option("--sizes", default=None, help="LR sizes to time (default: the baseline's, else 64).")
-@click.option("--runs", type=click.IntRange(1), default=None, help="Timed runs per size (default: the baseline's, else 10).")
-@click.option("--threads", type=click.IntRange(1, 256), default=None,
-              help="CPU threads for torch, ONNX Runtime, OpenVINO and the reference workload (default: the baseline's, else 1).")
+@sizes_option(default=None, help="LR sizes to time (default: the baseline's, else 64).")
+@runs_option(default=None, help="Timed runs per size (default: the baseline's, else 10).")
+@threads_option(help="CPU threads for torch, ONNX Runtime, OpenVINO and the reference workload (default: the baseline's, else 1).")
 @click.option("--benchmark-json", type=click.Path(dir_okay=False), default=None,
               help="Write github-action-benchmark customSmallerIsBetter JSON here.")
 @click.option("--strict", is_flag=True,
@@ -53,10 +52,9 @@ def command(bundle: str, baseline: str, update: bool, max_slowdown: float, max_p
     artifact the baseline lacks is reported as new and not gated (an error with --strict)."""
     from pathlib import Path
 
-    from srkd.export.bundle import unrunnable_backends
+    from srkd.backends import unrunnable_backends
     from srkd.export.gate import GateError, benchmark_entries, compare, measure_gate, read_baseline
-    from srkd.export.manifest import json_safe
-    from srkd.cli.common import check_output_file, write_output
+    from srkd.fsutil import json_safe
 
     check_output_file(benchmark_json, flag="--benchmark-json")
     if update:
@@ -71,7 +69,7 @@ def command(bundle: str, baseline: str, update: bool, max_slowdown: float, max_p
     ref = current["reference"]
     per = ", ".join(f"{backend} {ms:.2f} ms" for backend, ms in ref["min_ms"].items())
     click.echo(f"{bundle}: reference workload {per} ({ref['workload']})")
-    for key, why in current["skipped"].items():
+    for key, why in current.get("skipped", {}).items():
         click.echo(f"skipped {key}: {why}")
     if benchmark_json:
         write_output(benchmark_json, json.dumps(json_safe(benchmark_entries(current)), indent=2) + "\n",

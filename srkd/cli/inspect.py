@@ -6,7 +6,8 @@ import json
 import click
 
 from srkd.cli.common import input_range_option
-from srkd.models.capabilities import supports_features, teacher_methods
+from srkd.distill.methods import teacher_methods
+from srkd.models.capabilities import supports_features
 from srkd.models.resolve import resolve_model
 
 RANGE_NOTES = {

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from srkd.cli.common import device_option
+from srkd.bundle.manifest import PRECISIONS
+from srkd.cli.common import BackendChoice, device_option, threads_option
 from srkd.zoo import DEFAULT_MODEL
 
 EXTS = ("same", "png", "jpg", "webp", "tif", "bmp")
@@ -47,10 +48,10 @@ def _default_io_threads() -> int:
 @click.option("-o", "--out", default=None,
               help="Output folder (or output file for a single input file). [default: <input>_x<scale> beside a "
                    "folder or glob, beside the file for a file]")
-@click.option("--backend", type=click.Choice(["auto", "torch", "onnxruntime", "openvino", "tensorrt"]), default="auto",
+@click.option("--backend", type=BackendChoice("auto"), default="auto",
               show_default=True, help="Runtime; auto takes the fastest artifact of a bundle that passed parity.")
 @device_option
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16", "int8"]), default="auto",
+@click.option("--precision", type=click.Choice(["auto", *PRECISIONS]), default="auto",
               show_default=True, help="Artifact precision (auto: any that passed its parity check).")
 @click.option("--tile", default="auto", show_default=True, callback=_tile,
               help="Tile side in input pixels: auto (from the memory budget or the engine's profile), 0 for whole "
@@ -79,8 +80,7 @@ def _default_io_threads() -> int:
 @click.option("--dry-run", is_flag=True, help="List what would be written or skipped, and stop.")
 @click.option("--shard", "shard_ix", default=None, metavar="I/N", callback=_shard,
               help="Only every N-th file starting at I (0-based), for job arrays.")
-@click.option("--threads", type=click.IntRange(1, 256), default=None,
-              help="Intra-op threads of the runtime (torch, ONNX Runtime, OpenVINO) [default: the runtime's own].")
+@threads_option(help="Intra-op threads of the runtime (torch, ONNX Runtime, OpenVINO) [default: the runtime's own].")
 @click.option("--io-threads", type=click.IntRange(1, 64), default=None, help="Reader and writer threads (each).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the JSON report here. [default: srkd-upscale-report.json in each output folder]")
@@ -134,12 +134,12 @@ def _run_local(inputs, *, model, out, backend, device, precision, tile, tile_ove
                options, dry_run, shard_ix, report_path, no_progress, threads) -> None:
     from tqdm import tqdm
 
-    from srkd.api import load
     from srkd.cli.upscale_out import dry_run as _dry_run, finish as _finish, remove_leftovers as _remove
     from srkd.serve.outputs import check_outputs, leftovers
     from srkd.serve.pipeline import run_batch
     from srkd.serve.plan import Naming, plan_jobs, scale_label, shard
     from srkd.serve.report import BatchReport, Outcome, report_name
+    from srkd.serve.upscaler import load
 
     upscaler = load(model, backend=backend, device=device, tile=0 if dry_run else tile, tile_overlap=tile_overlap,
                     precision=precision, batch=options.batch, alpha=options.image.alpha, threads=threads)

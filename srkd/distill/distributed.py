@@ -84,3 +84,29 @@ def any_true(info: DistInfo, flag: bool) -> bool:
 def shutdown(info: DistInfo) -> None:
     if info.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def wrap(module: torch.nn.Module, info: DistInfo, device: torch.device, *, find_unused: bool) -> torch.nn.Module:
+    """``module`` in DistributedDataParallel under torchrun (``find_unused``: some parameters may get no
+    gradient in a step), else ``module`` itself."""
+    if not info.enabled:
+        return module
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=find_unused)
+
+
+def gather_rng(info: DistInfo, device: torch.device, *, data: Any) -> list[dict[str, Any]]:
+    """Every rank's RNG states (torch CPU, CUDA; CPU tensors) and its data position ``data``; collective."""
+    mine = {"torch": torch.get_rng_state(), "data": data,
+            "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else torch.empty(0)}
+    return [{k: (v.cpu() if isinstance(v, torch.Tensor) else v) for k, v in r.items()} for r in all_gather(info, mine)]
+
+
+def restore_rng(saved: dict[str, Any], device: torch.device) -> Any:
+    """Set this process's RNG states from one rank's ``gather_rng`` entry; returns its data position."""
+    torch.set_rng_state(saved["torch"])
+    if device.type == "cuda" and saved["cuda"].numel():
+        torch.cuda.set_rng_state(saved["cuda"], device)
+    return saved["data"]

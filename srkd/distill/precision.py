@@ -118,3 +118,13 @@ def resolve_precision(choice: str, device: torch.device, *, measure: Callable[[]
             return Precision("bf16", True, f"auto: {measured}")
         return Precision("fp32", False, f"auto: {measured} (< {MIN_CPU_SPEEDUP}x), so fp32")
     return Precision("fp32", False, "auto: CPU has no bf16 instructions (amx_bf16/avx512_bf16)")
+
+
+def precision_for_run(choice: str, device: torch.device, *, saved: dict | None,
+                      measure: Callable[[], float] | None = None) -> Precision:
+    """``resolve_precision`` for a run; a resumed run (``saved``: its resume checkpoint) started with
+    ``auto`` keeps the precision it chose then."""
+    if choice == "auto" and isinstance((saved or {}).get("precision"), str):
+        chosen = resolve_precision(saved["precision"], device)
+        return dataclasses.replace(chosen, reason="auto, as chosen when the run started (kept on resume)")
+    return resolve_precision(choice, device, measure=measure)

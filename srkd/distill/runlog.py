@@ -1,12 +1,16 @@
-"""The run folder's JSONL log and its PNG plot of loss and validation curves."""
+"""The run folder's records: the JSONL log, its PNG plot of loss and validation curves, and ``summary.json``."""
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
-from srkd.fsutil import atomic_save
+from srkd.fsutil import atomic_save, atomic_write_text
+
+log = logging.getLogger(__name__)
 
 
 class RunLog:
@@ -18,6 +22,14 @@ class RunLog:
     def write(self, record: dict[str, Any]) -> None:
         with open(self.path, "a") as fh:
             fh.write(json.dumps(record) + "\n")
+
+    def begin(self, *, resumed_at: int | None) -> None:
+        """A new run's log starts empty; a run resumed at step ``resumed_at`` keeps its records up to it."""
+        if resumed_at is None:
+            self.path.unlink(missing_ok=True)
+            return
+        self.truncate_after(resumed_at)
+        log.info("resumed %s at step %d", self.path.parent, resumed_at)
 
     def records(self) -> list[dict[str, Any]]:
         if not self.path.exists():
@@ -53,3 +65,23 @@ class RunLog:
         fig.tight_layout()
         atomic_save(path, lambda tmp: fig.savefig(tmp, format="png", dpi=90))
         plt.close(fig)
+
+
+@dataclasses.dataclass
+class TrainResult:
+    out: Path
+    steps: int
+    best_psnr: float | None
+    last_psnr: float | None
+    precision: str
+    sec_per_step: float
+    data_wait_share: float
+    world_size: int = 1
+    effective_batch: int = 0
+
+
+def write_summary(path: str | os.PathLike, result: TrainResult, *, precision_reason: str) -> None:
+    """``summary.json``: the result's fields plus why the precision was chosen."""
+    summary = {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(result).items()}
+    summary["precision_reason"] = precision_reason
+    atomic_write_text(path, json.dumps(summary, indent=2))

@@ -5,14 +5,13 @@ holds the student and any trainable helpers; the frozen teacher is simply replic
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
+import math
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from srkd import __version__
@@ -25,32 +24,16 @@ from srkd.distill.config import DistillConfig, save_config
 from srkd.distill.diagnostics import term_grad_norms
 from srkd.distill.ema import EMA
 from srkd.distill.loader import Prefetcher
-from srkd.distill.methods import METHODS
-from srkd.distill.precision import Precision, grad_scaler, measure_cpu_speedup, resolve_precision
-from srkd.distill.runlog import RunLog
-from srkd.distill.teacher import FrozenTeacher
+from srkd.distill.precision import grad_scaler
+from srkd.distill.runlog import RunLog, TrainResult, write_summary
+from srkd.distill.setup import build_method, run_precision
 from srkd.errors import TrainingError
 from srkd.evaluate import evaluate
-from srkd.fsutil import atomic_write_text
 from srkd.models import build_model, parse_arch_string
 from srkd.models.checkpoint import save_model
-from srkd.models.resolve import resolve_model
 
 log = logging.getLogger(__name__)
 RESUME_FILE = resume_ckpt.RESUME_FILE
-
-
-@dataclasses.dataclass
-class TrainResult:
-    out: Path
-    steps: int
-    best_psnr: float | None
-    last_psnr: float | None
-    precision: str
-    sec_per_step: float
-    data_wait_share: float
-    world_size: int = 1
-    effective_batch: int = 0
 
 
 class Trainer:
@@ -74,70 +57,37 @@ class Trainer:
         arch, hp = parse_arch_string(cfg.student, scale=cfg.scale)
         self.student = build_model(arch, hp).to(self.device)
         saved = resume_ckpt.read(self.out) if resume else None
-        self.prec = self._resolve_precision(saved)
-        teacher = None
-        if METHODS.get(cfg.method).needs_teacher:
-            tmodel, _ = resolve_model(cfg.teacher, scale=cfg.scale)
-            teacher = FrozenTeacher(tmodel.to(self.device))
-        self.method = METHODS.get(cfg.method)(student=self.student, teacher=teacher, args=dict(cfg.method_args)).to(self.device)
-        if self.prec.channels_last:
-            self.method.to(memory_format=torch.channels_last)
-            for buf in self.method.buffers():  # size-1 dims give overlapping strides DDP cannot broadcast
-                buf.data = buf.data.clone(memory_format=torch.contiguous_format)
+        self.prec = run_precision(cfg, self.student, self.device, self.dist, saved=saved)
+        self.method = build_method(cfg, self.student, self.device, channels_last=self.prec.channels_last)
         self.params = list(self.student.parameters()) + self.method.helper_parameters()
         self.opt = torch.optim.Adam(self.params, lr=cfg.lr, betas=(0.9, 0.99))
         self.scaler = grad_scaler(self.prec, self.device)
         self.ema = EMA(self.student, decay=cfg.ema_decay)
-        self.step_module = self._wrap()
+        self.step_module = distributed.wrap(self.method, self.dist, self.device,
+                                            find_unused=bool(self.method.helper_parameters()))
         torch.manual_seed(cfg.seed + 1_000_003 * self.dist.rank)  # per-rank randomness inside methods
         self.step, self.best_psnr, self.last_psnr = 0, None, None
         self.saved_step: int | None = None  # the step of the last checkpoint written or resumed from
         self.runlog = RunLog(self.out / "log.jsonl")
-        data_state = None
+        self.data_position: str | None = None  # where this rank's data stream continues (set by load_state_dict)
         if resume:
-            data_state = resume_ckpt.load(self, saved)
-            self.saved_step = self.step
+            self.load_state_dict(saved)
         self.data = HRFolderDataset(cfg.data, scale=cfg.scale, patch=cfg.patch, progress=self.progress)
-        self.loader = Prefetcher(self.data, batch=cfg.batch, seed=(cfg.seed, self.dist.rank), state=data_state)
-        self._started = False
-        self._created = False
+        self.loader = Prefetcher(self.data, batch=cfg.batch, seed=(cfg.seed, self.dist.rank), state=self.data_position)
+        self._started = self._created = False
         log.info("precision %s (%s), device %s, %d training images, world size %d", self.prec.name,
                  self.prec.reason, self.device, len(self.data), self.dist.world)
 
     def _start_writing(self) -> None:
-        """The first write to the run folder: made ready (see runfolder.start), the config saved."""
+        """The first write to the run folder: made ready (see runfolder.start), the log begun, the config saved."""
         if self._started:
             return
         self._started = True
         if self.dist.main:
             self._created = runfolder.start(self.out, resume=self.resume, overwrite=self.overwrite)
-            if self.resume:
-                self.runlog.truncate_after(self.step)
-                log.info("resumed %s at step %d", self.out, self.step)
-            else:
-                self.runlog.path.unlink(missing_ok=True)
+            self.runlog.begin(resumed_at=self.step if self.resume else None)
             save_config(self.cfg, self.out / "config.yaml")
         distributed.barrier(self.dist)
-
-    def _resolve_precision(self, saved: dict | None) -> Precision:
-        """``--precision auto`` on a CPU with bf16 units times the student's step both ways (every rank
-        follows rank 0's figure); a resumed run (``saved``: its resume checkpoint) keeps its precision."""
-        cfg = self.cfg
-        if cfg.precision == "auto" and isinstance((saved or {}).get("precision"), str):
-            chosen = resolve_precision(saved["precision"], self.device)
-            return dataclasses.replace(chosen, reason="auto, as chosen when the run started (kept on resume)")
-        measure = None
-        if cfg.precision == "auto" and self.device.type == "cpu":
-            def measure() -> float:
-                mine = measure_cpu_speedup(self.student, batch=cfg.batch, patch=cfg.patch)
-                return float(distributed.all_gather(self.dist, mine)[0])
-        return resolve_precision(cfg.precision, self.device, measure=measure)
-
-    def _wrap(self) -> torch.nn.Module:
-        if not self.dist.enabled:
-            return self.method
-        ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(self.method, device_ids=ids, find_unused_parameters=bool(self.method.helper_parameters()))
 
     def lr_at(self, step: int) -> float:
         """Multistep schedule: lr * gamma^(milestones passed), milestones as fractions of the run."""
@@ -202,11 +152,45 @@ class Trainer:
         return {"method": c.method, "teacher": c.teacher, "data": c.data, "steps": self.step,
                 "precision": self.prec.name, "world_size": self.dist.world, "srkd_version": __version__}
 
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a resume needs, as ``resume.pt`` holds it (``weights_only``-readable). Collective under
+        torchrun: every rank's RNG states and data position are gathered, so every rank calls it."""
+        return {
+            "step": self.step, "world_size": self.dist.world, "precision": self.prec.name,
+            "student": self.student.state_dict(), "ema": self.ema.state_dict(),
+            "method": self.method.helper_state(), "optimizer": self.opt.state_dict(),
+            "scaler": self.scaler.state_dict(),  # fp16's loss scale ({} when not fp16)
+            "best_psnr": self.best_psnr if self.best_psnr is not None else float("nan"),
+            "rng": distributed.gather_rng(self.dist, self.device, data=self.loader.position()),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from ``state_dict()``'s ``state``: weights, EMA, the method's helpers, optimizer, step, best
+        PSNR, this rank's RNG states and data position (``data_position``); TrainingError when it does not fit."""
+        path = self.out / RESUME_FILE
+        if int(state.get("world_size", 1)) != self.dist.world:
+            raise TrainingError(f"{path}: saved by {state.get('world_size', 1)} processes, resumed with "
+                                f"{self.dist.world}; resume with the same --nproc-per-node x nodes")
+        self.student.load_state_dict(state["student"])
+        self.ema.load_state_dict(state["ema"])
+        self.method.load_helper_state(state["method"], where=path)
+        self.opt.load_state_dict(state["optimizer"])
+        if state.get("scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["scaler"])
+        self.step = int(state["step"])
+        best = float(state["best_psnr"])
+        self.best_psnr = None if math.isnan(best) else best
+        self.data_position = distributed.restore_rng(state["rng"][self.dist.rank], self.device)
+        self.saved_step = self.step  # the checkpoint this run continues from
+
     def save_checkpoint(self) -> None:
         """Student (EMA) and the resume checkpoint, atomically; every rank takes part, rank 0 writes."""
         if self.dist.main:
             save_model(self.out / "student_last.safetensors", self.ema.model, provenance=self.provenance())
-        resume_ckpt.save(self)
+        state = self.state_dict()
+        if self.dist.main:
+            resume_ckpt.write(self.out, state)
+        distributed.barrier(self.dist)
         self.saved_step = self.step
         if self.dist.main:
             self.runlog.plot(self.out / "curves.png")
@@ -258,12 +242,9 @@ class Trainer:
                              elapsed / max(self.step - start_step, 1), self.loader.wait_s / max(elapsed, 1e-9),
                              world_size=self.dist.world, effective_batch=cfg.batch * self.dist.world)
         if self.dist.main:
-            summary = {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(result).items()}
-            summary["precision_reason"] = self.prec.reason
-            atomic_write_text(self.out / "summary.json", json.dumps(summary, indent=2))
+            write_summary(self.out / "summary.json", result, precision_reason=self.prec.reason)
         distributed.barrier(self.dist)
         return result
 
     def close(self) -> None:
         distributed.shutdown(self.dist)
-

@@ -1,10 +1,11 @@
 """``srkd doctor``: what will run on this machine, and why not.
 
-``machine_report()`` gathers torch/CUDA and every GPU, the CPU, ONNX Runtime (providers, and
-whether a CUDA or TensorRT session really starts on its provider), TensorRT (a one-layer engine
-build) and OpenVINO. ``missing(report, require)`` says which of ``cuda``/``tensorrt``/``openvino``
-is not usable and why. ``bundle_report(path)`` tries every artifact of a bundle here. Probes never
-raise; what failed is in the report.
+``machine_report()`` gathers torch/CUDA and every GPU, the CPU, and what each registered backend's
+``doctor`` hook reports about its runtime (ONNX Runtime: providers, and whether a CUDA or TensorRT
+session really starts on them; TensorRT: a one-layer engine build; OpenVINO: devices), under the
+backend's name. ``missing(report, require)`` says which of ``cuda`` and the requirable backends is not
+usable and why. ``bundle_report(path)`` tries every artifact of a bundle here. Probes never raise;
+what failed is in the report.
 """
 from __future__ import annotations
 
@@ -16,20 +17,30 @@ from typing import Any, Sequence
 
 log = logging.getLogger(__name__)
 
-REQUIREMENTS = ("cuda", "tensorrt", "openvino")
+
+def requirements() -> list[str]:
+    """What ``srkd doctor --require`` accepts: ``cuda`` and every backend whose doctor says when it is missing,
+    in the order ``--backend auto`` prefers them."""
+    from srkd.backends import BACKENDS
+
+    able = [b for _, b in BACKENDS.items() if b.doctor is not None and b.doctor.missing is not None]
+    return ["cuda", *(b.name for b in sorted(able, key=lambda b: b.auto_rank))]
 
 
 def machine_report(*, probe: bool = True) -> dict[str, Any]:
     """Everything ``srkd doctor`` prints, as JSON-ready data. ``probe=False`` skips the test sessions/engines."""
     from srkd import __version__
+    from srkd.backends import BACKENDS
     from srkd.doctor.machine import cpu_info, torch_info
-    from srkd.doctor.runtimes import onnxruntime_info, openvino_info, tensorrt_info
 
     torch_part = torch_info()
     report = {"srkd": __version__, "python": platform.python_version(), "platform": f"{platform.system()} {platform.machine()}",
-              "torch": torch_part, "cpu": cpu_info(), "onnxruntime": onnxruntime_info(probe=probe),
-              "tensorrt": tensorrt_info(cuda=torch_part["cuda_available"], probe=probe), "openvino": openvino_info()}
-    warnings = list(report["onnxruntime"].get("warnings", []))
+              "torch": torch_part, "cpu": cpu_info()}
+    warnings = []
+    for name, backend in BACKENDS.items():
+        if backend.doctor is not None:
+            report[name] = backend.doctor.report(probe)
+            warnings += report[name].get("warnings", [])
     warnings += [f"GPU {g['index']} ({g['name']}, sm_{g['compute_capability'][0]}{g['compute_capability'][1]}) has no "
                  f"kernels in this torch build; install one built for it" for g in torch_part["gpus"] if not g["torch_kernels"]]
     if os.environ.get("CUDA_VISIBLE_DEVICES") == "":
@@ -40,39 +51,39 @@ def machine_report(*, probe: bool = True) -> dict[str, Any]:
 
 
 def missing(report: dict[str, Any], require: Sequence[str]) -> list[str]:
-    """``name: why`` for each of ``require`` (cuda | tensorrt | openvino) that is not usable here."""
+    """``name: why`` for each of ``require`` (see ``requirements()``) that is not usable here."""
+    from srkd.backends import BACKENDS
+
     out = []
     for name in require:
-        if name == "cuda" and not report["torch"]["cuda_available"]:
-            out.append(f"cuda: torch {report['torch']['version']}: {report['torch']['why']}")
-        elif name == "tensorrt":
-            trt = report["tensorrt"]
-            if not trt["installed"]:
-                out.append(f"tensorrt: {trt['why']}")
-            elif not (trt.get("engine") or {}).get("ok"):
-                out.append(f"tensorrt {trt['version']}: cannot build an engine here ({trt['engine']['detail']})")
-        elif name == "openvino":
-            ov = report["openvino"]
-            if not ov["installed"] or "CPU" not in ov.get("devices", []):
-                out.append(f"openvino: {ov.get('why') or 'no CPU device'}")
+        if name == "cuda":
+            if not report["torch"]["cuda_available"]:
+                out.append(f"cuda: torch {report['torch']['version']}: {report['torch']['why']}")
+            continue
+        doctor = BACKENDS.get(name).doctor
+        why = doctor.missing(report[name]) if doctor is not None and doctor.missing is not None else None
+        if why:
+            out.append(why)
     return out
 
 
 def bundle_report(path: str | os.PathLike, *, device: str = "auto") -> dict[str, Any]:
     """For each artifact of the bundle at ``path``: does it start here on ``device``, and if not, why;
     plus the artifact ``--backend auto`` would take. Raises what load_bundle raises (a damaged bundle)."""
+    from srkd.backends import unrunnable_backends
+    from srkd.bundle.choose import choose_artifact
+    from srkd.bundle.reader import load_bundle
     from srkd.device import pick_device
     from srkd.errors import SrkdError
-    from srkd.export.bundle import choose_artifact, load_bundle, unrunnable_backends
 
     bundle, dev = load_bundle(path), pick_device(device)
     cannot = unrunnable_backends()
     rows = []
     for entry in bundle.artifacts:
-        row = {"file": entry["file"], "backend": entry["backend"], "precision": entry["precision"],
-               "parity_passed": (entry.get("parity") or {}).get("passed"), "runs": False, "on": None, "why": None}
-        if entry["backend"] in cannot:
-            row["why"] = cannot[entry["backend"]]
+        row = {"file": entry.file, "backend": entry.backend, "precision": entry.precision,
+               "parity_passed": entry.parity.passed, "runs": False, "on": None, "why": None}
+        if entry.backend in cannot:
+            row["why"] = cannot[entry.backend]
         else:
             try:
                 runner = bundle.runner(entry, device=dev).activate()
@@ -83,5 +94,5 @@ def bundle_report(path: str | os.PathLike, *, device: str = "auto") -> dict[str,
                 runner.deactivate()
         rows.append(row)
     pick = choose_artifact(bundle.artifacts, precision="auto", device=dev)
-    auto = {k: pick[k] for k in ("file", "backend", "precision")} if pick else None
+    auto = {"file": pick.file, "backend": pick.backend, "precision": pick.precision} if pick else None
     return {"bundle": str(path), "device": str(dev), "artifacts": rows, "auto": auto}

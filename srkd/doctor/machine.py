@@ -53,7 +53,7 @@ def torch_info() -> dict[str, Any]:
 def cpu_info() -> dict[str, Any]:
     """CPU model, cores, the CPU flags of CPU_FLAGS and thread counts."""
     from srkd.distill.precision import cpu_flags
-    from srkd.export.latency import cpu_model, physical_cores
+    from srkd.host import cpu_model, physical_cores
 
     flags = cpu_flags()
     have = {f: f in flags for f in CPU_FLAGS}

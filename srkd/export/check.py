@@ -13,13 +13,14 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from srkd.backends.runner import Runner
+from srkd.bundle.manifest import ArtifactEntry, write_manifest
+from srkd.bundle.reader import Bundle, load_bundle
+from srkd.bundle.records import CheckRecord, Latency, Parity
 from srkd.errors import BackendUnavailableError, ParityError, UnknownNameError
-from srkd.export import manifest as mf
-from srkd.export.bundle import Bundle, load_bundle
 from srkd.export.heatmap import heatmap_name, write_heatmap
 from srkd.export.latency import LatencyResult, measure_latency
 from srkd.export.parity import ParityResult, check_parity, parity_images
-from srkd.export.runners.base import Runner
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 class ArtifactCheck:
     """The figures measured now for one manifest entry, or why it was not run here (``skipped``)."""
 
-    entry: dict[str, Any]
+    entry: ArtifactEntry
     parity: ParityResult | None
     latency: LatencyResult | None
     heatmap: Path | None = None
@@ -41,7 +42,7 @@ class ArtifactCheck:
         return self.parity is not None and self.parity.passed
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.entry["file"], "backend": self.entry["backend"], "precision": self.entry["precision"],
+        return {"file": self.entry.file, "backend": self.entry.backend, "precision": self.entry.precision,
                 "parity": self.parity.to_dict() if self.parity else None,
                 "latency": self.latency.to_dict() if self.latency else None,
                 "heatmap": str(self.heatmap) if self.heatmap else None, "skipped": self.skipped}
@@ -74,7 +75,7 @@ def check_bundle(
             runner, why = _start(bundle, entry, device=device, threads=threads, skip=skip)
             if runner is None:
                 results.append(ArtifactCheck(entry, None, None, skipped=why))
-                log.warning("check %s: skipped (%s)", entry["file"], why)
+                log.warning("check %s: skipped (%s)", entry.file, why)
                 continue
             with runner:
                 parity = check_parity(runner, reference, images=hr, scale=bundle.spec.scale)
@@ -83,20 +84,20 @@ def check_bundle(
             if heatmaps is not None and parity.worst_error is not None and parity.max_abs > 0:
                 name = photos[parity.worst_image][0]
                 peak = float(parity.worst_error.max()) * 255
-                title = (f"{entry['file']} ({parity.name}) vs torch fp32\n"
+                title = (f"{entry.file} ({parity.name}) vs torch fp32\n"
                          f"worst image {name}: PSNR {parity.psnr_vs_ref:.2f} dB, max {peak:.2f} levels")
-                check.heatmap = write_heatmap(Path(heatmaps) / heatmap_name(entry["file"], entry["precision"], entry["backend"]),
+                check.heatmap = write_heatmap(Path(heatmaps) / heatmap_name(entry.file, entry.precision, entry.backend),
                                               parity.worst_error, title=title)
             results.append(check)
-            log.info("check %s: %s", entry["file"], "ok" if parity.passed else "FAILED")
+            log.info("check %s: %s", entry.file, "ok" if parity.passed else "FAILED")
     return results
 
 
-def _start(bundle: Bundle, entry: dict[str, Any], *, device: str, threads: int | None,
+def _start(bundle: Bundle, entry: ArtifactEntry, *, device: str, threads: int | None,
            skip: Sequence[str] | Mapping[str, str]) -> tuple[Runner | None, str | None]:
     """The artifact's runner, active, or None and why it cannot run here."""
-    if entry["backend"] in skip:
-        return None, skip[entry["backend"]] if isinstance(skip, Mapping) else "skipped on request"
+    if entry.backend in skip:
+        return None, skip[entry.backend] if isinstance(skip, Mapping) else "skipped on request"
     try:
         return bundle.runner(entry, device=device, threads=threads).activate(), None
     except BackendUnavailableError as exc:
@@ -106,19 +107,18 @@ def _start(bundle: Bundle, entry: dict[str, Any], *, device: str, threads: int |
 def record_checks(bundle: str | os.PathLike | Bundle, checks: Sequence[ArtifactCheck], *, data: str | None) -> Path:
     """Write each check's figures into the bundle manifest as the artifact's ``check`` entry."""
     bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle, verify=False)
-    manifest = dict(bundle.manifest)
     when = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    by_key = {(c.entry["file"], c.entry["backend"], c.entry["precision"]): c for c in checks}
+    by_key = {(c.entry.file, c.entry.backend, c.entry.precision): c for c in checks}
     artifacts = []
-    for entry in manifest["artifacts"]:
-        check = by_key.get((entry["file"], entry["backend"], entry["precision"]))
+    for entry in bundle.artifacts:
+        check = by_key.get((entry.file, entry.backend, entry.precision))
         if check is not None and check.parity is not None:  # a skipped artifact keeps the figures it has
             heat = None
             if check.heatmap is not None:
                 heat = os.path.relpath(check.heatmap, bundle.path) if Path(check.heatmap).is_relative_to(bundle.path) else str(check.heatmap)
-            entry = {**entry, "check": {"created": when, "data": data or "scikit-image sample photos",
-                                        "images": check.images, "parity": check.parity.to_dict(),
-                                        "latency": check.latency.to_dict() if check.latency else None, "heatmap": heat}}
+            latency = Latency.from_dict(check.latency.to_dict()) if check.latency else None
+            entry = dataclasses.replace(entry, check=CheckRecord(
+                created=when, data=data or "scikit-image sample photos", images=tuple(check.images),
+                parity=Parity.from_dict(check.parity.to_dict()), latency=latency, heatmap=heat))
         artifacts.append(entry)
-    manifest["artifacts"] = artifacts
-    return mf.write_manifest(bundle.path, manifest)
+    return write_manifest(bundle.path, dataclasses.replace(bundle.manifest, artifacts=tuple(artifacts)))

@@ -19,8 +19,9 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from srkd import __version__
+from srkd.bundle.manifest import ArtifactEntry
+from srkd.bundle.reader import Bundle, load_bundle
 from srkd.export.baseline import FORMAT, GateError, read_baseline
-from srkd.export.bundle import Bundle, load_bundle
 from srkd.export.check import check_bundle
 from srkd.export.latency import host_info, measure_latency, settle_allocator
 from srkd.export.refwork import WORKLOAD, ReferenceWorkload
@@ -30,8 +31,8 @@ log = logging.getLogger(__name__)
 __all__ = ["FORMAT", "GateError", "GateRow", "benchmark_entries", "compare", "measure_gate", "read_baseline"]
 
 
-def artifact_key(entry: dict[str, Any]) -> str:
-    return f"{entry['backend']}:{entry['precision']}:{entry['file']}"
+def artifact_key(entry: ArtifactEntry) -> str:
+    return f"{entry.backend}:{entry.precision}:{entry.file}"
 
 
 def measure_gate(
@@ -52,7 +53,7 @@ def measure_gate(
         torch.set_num_threads(saved)
 
 
-def _time_all(bundle: Bundle, entries: list[dict[str, Any]], *, sizes, runs, threads, rounds: int) -> tuple[dict, dict]:
+def _time_all(bundle: Bundle, entries: list[ArtifactEntry], *, sizes, runs, threads, rounds: int) -> tuple[dict, dict]:
     """Per artifact and size: its fastest run over ``rounds`` passes over every artifact, divided by
     the fastest run of its backend's reference workload, timed before and after each artifact in every
     pass. One untimed warm-up pass over everything comes first (and the allocator is settled)."""
@@ -63,11 +64,11 @@ def _time_all(bundle: Bundle, entries: list[dict[str, Any]], *, sizes, runs, thr
         for runner in runners:
             runner.activate()
         for entry, runner in zip(entries, runners):  # warm-up pass: every backend, reference and shape
-            work.min_ms(entry["backend"], runs=1)
+            work.min_ms(entry.backend, runs=1)
             measure_latency(runner, sizes=sizes, runs=1, warmup=1)
         for _ in range(rounds):
             for entry, runner in zip(entries, runners):
-                backend = entry["backend"]
+                backend = entry.backend
                 refs.setdefault(backend, []).append(work.min_ms(backend))
                 for s in measure_latency(runner, sizes=sizes, runs=runs).sizes:
                     key = (artifact_key(entry), str(s.size))
@@ -78,7 +79,7 @@ def _time_all(bundle: Bundle, entries: list[dict[str, Any]], *, sizes, runs, thr
         for runner in runners:
             runner.deactivate()
     ref_ms = {backend: min(v) for backend, v in refs.items()}
-    by_key = {artifact_key(e): e["backend"] for e in entries}
+    by_key = {artifact_key(e): e.backend for e in entries}
     figures = {}
     for (key, size), s in fastest.items():
         ref = ref_ms[by_key[key]]
@@ -94,7 +95,7 @@ def _measure(bundle: Bundle, *, data, images, crop, sizes, runs, threads, skip, 
     for check in checks:
         entry, p, key = check.entry, check.parity, artifact_key(check.entry)
         artifacts[key] = {
-            "file": entry["file"], "backend": entry["backend"], "precision": entry["precision"],
+            "file": entry.file, "backend": entry.backend, "precision": entry.precision,
             "passed": p.passed, "psnr_vs_hr": p.psnr_vs_hr, "psnr_vs_ref": p.to_dict()["psnr_vs_ref"],
             "fp32_psnr_vs_hr": p.ref_psnr_vs_hr, "criterion": p.criterion,
             "sizes": {size: fig for (k, size), fig in best.items() if k == key},
@@ -102,7 +103,7 @@ def _measure(bundle: Bundle, *, data, images, crop, sizes, runs, threads, skip, 
     return {
         "format": FORMAT, "srkd_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "model": {k: bundle.manifest["model"].get(k) for k in ("arch", "scale", "hparams")},
+        "model": {"arch": bundle.spec.arch, "scale": bundle.spec.scale, "hparams": bundle.spec.hparams},
         "settings": {"data": data, "images": images, "crop": crop, "sizes": list(sizes), "runs": runs, "threads": threads,
                      "rounds": rounds},
         "host": host_info(), "reference": {"workload": WORKLOAD, "min_ms": ref_ms},

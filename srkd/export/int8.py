@@ -17,10 +17,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from srkd.backends.runner import Runner
 from srkd.errors import ParityError
 from srkd.export.parity import ParityResult, check_parity
 from srkd.export.quantize import Int8Settings, quantize_int8
-from srkd.export.runners.base import Runner
 
 log = logging.getLogger(__name__)
 

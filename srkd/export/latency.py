@@ -8,50 +8,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import platform
-from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
-from srkd.export.runners.base import Runner
+from srkd.backends.runner import Runner
+from srkd.host import cpu_model
 
 log = logging.getLogger(__name__)
-
-
-@lru_cache(maxsize=1)
-def cpu_model() -> str:
-    """The CPU's marketing name from /proc/cpuinfo, else what ``platform`` knows."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.lower().startswith(("model name", "hardware", "processor\t: ")) and ":" in line:
-                    name = line.split(":", 1)[1].strip()
-                    if name and not name.isdigit():
-                        return name
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
-@lru_cache(maxsize=1)
-def physical_cores() -> int:
-    """Physical cores (ONNX Runtime's default intra-op thread count), from /proc/cpuinfo when readable."""
-    try:
-        cores, phys = set(), None
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                if key.strip() == "physical id":
-                    phys = value.strip()
-                elif key.strip() == "core id":
-                    cores.add((phys, value.strip()))
-        if cores:
-            return len(cores)
-    except OSError:
-        pass
-    return os.cpu_count() or 1
 
 
 def _gpu_of(runner: Runner) -> torch.device | None:
@@ -71,13 +36,8 @@ def gpu_name(device: torch.device) -> str:
 def host_info(runner: Runner | None = None) -> dict[str, Any]:
     """CPU model, logical CPUs, the thread count the runner's backend uses, and the GPU when it runs on one."""
     info: dict[str, Any] = {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
-    if runner is not None and runner.backend == "onnxruntime":
-        info["ort_threads"] = getattr(runner, "threads", None) or physical_cores()
-        info["threads"] = info["ort_threads"]
-    elif runner is not None and runner.backend == "openvino":
-        info["threads"] = runner.toolchain().get("threads") or physical_cores()
-    else:
-        info["threads"] = info["torch_threads"]
+    info.update(runner.thread_info() if runner is not None else {})
+    info.setdefault("threads", info["torch_threads"])  # a runner that says nothing computes on torch's threads
     gpu = _gpu_of(runner) if runner is not None else None
     info["gpu"] = gpu_name(gpu) if gpu is not None else None
     return info

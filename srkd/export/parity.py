@@ -14,11 +14,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from srkd.backends.runner import Runner
 from srkd.data.benchset import hr_folder
 from srkd.data.imresize import imresize
 from srkd.data.io import list_images, read_image
 from srkd.errors import DataError, ParityError
-from srkd.export.runners.base import Runner
 from srkd.metrics import psnr
 
 log = logging.getLogger(__name__)

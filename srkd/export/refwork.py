@@ -59,7 +59,7 @@ class ReferenceWorkload:
 
     def _ov(self):
         if self.ov_request is None:
-            from srkd.export.runners.openvino import compile_ir
+            from srkd.backends.openvino.runner import compile_ir
 
             self.ov_request = compile_ir(self._onnx(), precision="fp32", threads=self.threads).create_infer_request()
         return self.ov_request

@@ -14,8 +14,8 @@ import secrets
 import shutil
 from pathlib import Path
 
+from srkd.bundle.manifest import MANIFEST_NAME
 from srkd.errors import CheckpointError, ConfigError
-from srkd.export.manifest import MANIFEST_NAME
 from srkd.fsutil import cannot_create, pid_alive, remove_paths
 from srkd.interrupts import uninterrupted
 

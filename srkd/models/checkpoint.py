@@ -32,14 +32,17 @@ META_KEY = "srkd"
 def save_model(
     path: str | os.PathLike, model: nn.Module, *, provenance: dict[str, Any] | None = None,
     weights: str = "ema", state_dict: dict[str, torch.Tensor] | None = None,
-) -> None:
-    """Write ``model`` (or ``state_dict`` for it) as safetensors with the ``srkd`` metadata, atomically."""
+) -> dict[str, Any]:
+    """Write ``model`` (or ``state_dict`` for it) as safetensors with the ``srkd`` metadata, atomically;
+    returns that metadata as a reader of the file will see it."""
     meta = describe(model).to_dict()
     meta["weights"] = weights
     meta["provenance"] = dict(provenance or {})
     sd = state_dict if state_dict is not None else model.state_dict()
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in sd.items()}
-    atomic_save(path, lambda tmp: save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)}))
+    text = json.dumps(meta)
+    atomic_save(path, lambda tmp: save_file(tensors, str(tmp), metadata={META_KEY: text}))
+    return json.loads(text)
 
 
 def _srkd_metadata(path: str | os.PathLike) -> Any:
@@ -120,14 +123,20 @@ def _foreign_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix("module."): v for k, v in obj.items()}
 
 
-def load_model(
-    path: str | os.PathLike, *, hparams: dict[str, Any] | None = None, input_range: float | None = None,
-) -> tuple[nn.Module, ModelSpec]:
-    """Load a model from an srkd safetensors file or a foreign checkpoint; returns (model in eval mode, spec).
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Checkpoint:
+    """A loaded checkpoint: the model (eval mode), its spec, and its srkd metadata (None for a foreign file)."""
 
-    ``input_range`` (1 or 255) sets the value range the network runs on, overriding what the file says
-    or what srkd would guess; ``spec.value_range_source`` tells where the range came from.
-    """
+    model: nn.Module
+    spec: ModelSpec
+    metadata: dict[str, Any] | None
+
+
+def load_checkpoint(
+    path: str | os.PathLike, *, hparams: dict[str, Any] | None = None, input_range: float | None = None,
+) -> Checkpoint:
+    """Load a model from an srkd safetensors file or a foreign checkpoint (see ``load_model``), keeping
+    the file's srkd metadata when it has some."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
@@ -141,9 +150,22 @@ def load_model(
             model = build_checked(spec.arch, hp, stored=stored_shapes(path), source=str(path))
             _load_state(model, load_file(str(path)), path)
             source = "user" if input_range is not None else "recorded"
-            return model.eval(), dataclasses.replace(describe(model), value_range_source=source)
+            return Checkpoint(model=model.eval(), spec=dataclasses.replace(describe(model), value_range_source=source),
+                              metadata=meta)
     model, source = load_foreign(_foreign_state_dict(path), path=path, hparams=hparams, input_range=input_range)
-    return model, dataclasses.replace(describe(model), value_range_source=source)
+    return Checkpoint(model=model, spec=dataclasses.replace(describe(model), value_range_source=source), metadata=None)
+
+
+def load_model(
+    path: str | os.PathLike, *, hparams: dict[str, Any] | None = None, input_range: float | None = None,
+) -> tuple[nn.Module, ModelSpec]:
+    """Load a model from an srkd safetensors file or a foreign checkpoint; returns (model in eval mode, spec).
+
+    ``input_range`` (1 or 255) sets the value range the network runs on, overriding what the file says
+    or what srkd would guess; ``spec.value_range_source`` tells where the range came from.
+    """
+    ckpt = load_checkpoint(path, hparams=hparams, input_range=input_range)
+    return ckpt.model, ckpt.spec
 
 
 def _range_hparam(arch: str, value: float, path: Path) -> float:

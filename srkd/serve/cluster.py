@@ -54,7 +54,7 @@ class UpscaleActor:
 
     def __init__(self, *, model: str, backend: str, device: str, precision: str, tile: int | str, tile_overlap: int,
                  options: RunOptions) -> None:
-        from srkd.api import load
+        from srkd.serve.upscaler import load
 
         self.options = options
         self.up = load(_localise_model(model), backend=backend, device=device, precision=precision, tile=tile,

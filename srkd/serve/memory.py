@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from srkd.export.runners.base import Runner
+from srkd.backends.runner import Runner
 from srkd.serve.tiler import fit_tile
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,7 @@ from srkd.serve.report import BatchReport, FileResult, Outcome
 from srkd.serve.task import ImageOptions, ImageTask, finish, prepare
 
 if TYPE_CHECKING:
-    from srkd.api import Upscaler
+    from srkd.serve.upscaler import Upscaler
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import run_srkd
 
-from srkd.export.bundle import export_bundle
+from srkd.export.build import export_bundle
 from srkd.models import build_model
 from srkd.models.checkpoint import save_model
 

@@ -8,8 +8,9 @@ import pytest
 import torch
 from conftest import run_srkd
 
-from srkd.export.bundle import export_bundle
-from srkd.export.manifest import sha256_file, write_manifest
+from srkd.bundle.manifest import Manifest, write_manifest
+from srkd.export.build import export_bundle
+from srkd.fsutil import sha256_file
 from srkd.models import build_model
 from srkd.models.checkpoint import save_model
 
@@ -37,7 +38,7 @@ def _broken_copy(bundle, dest, *, fix_hash):
     if fix_hash:
         manifest = json.loads((dest / "manifest.json").read_text())
         manifest["artifacts"][1]["sha256"] = sha256_file(dest / "model.onnx")
-        write_manifest(dest, manifest)
+        write_manifest(dest, Manifest.parse(manifest, path=dest))
     return dest
 
 

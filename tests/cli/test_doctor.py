@@ -12,12 +12,13 @@ import torch
 from click.testing import CliRunner
 from conftest import run_srkd
 
-import srkd.doctor.runtimes as runtimes
-import srkd.export.runners.ort as ort_mod
+from srkd.backends.onnxruntime.doctor import onnxruntime_info
+import srkd.backends.onnxruntime.doctor as ort_doctor
+import srkd.backends.onnxruntime.runner as ort_mod
+from srkd.backends.tensorrt.doctor import tensorrt_info
 from srkd.cli import main
 from srkd.doctor import machine_report, missing
 from srkd.doctor.machine import torch_info
-from srkd.doctor.runtimes import onnxruntime_info, tensorrt_info
 
 
 def test_doctor_here_says_what_is_missing():
@@ -121,7 +122,7 @@ def test_gpu_providers_present(monkeypatch):
     listed = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "WebGpuExecutionProvider", "CPUExecutionProvider"]
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: listed)
     monkeypatch.setattr(onnxruntime, "InferenceSession", _GpuSession)
-    monkeypatch.setattr(runtimes, "ort_trt_library_major", lambda ort: 10)
+    monkeypatch.setattr(ort_doctor, "ort_trt_library_major", lambda ort: 10)
     monkeypatch.setattr(ort_mod, "installed_trt_version", lambda: "11.4.0.106")
     info = onnxruntime_info()
     assert info["cuda"]["ok"] and info["tensorrt"]["ok"] and "WebGpuExecutionProvider" in info["accelerators"]
@@ -159,7 +160,7 @@ def test_cli_on_a_faked_gpu_machine(monkeypatch):
 
 
 def test_doctor_bundle_lists_what_runs_here(tmp_path):
-    from srkd.export.bundle import export_bundle
+    from srkd.export.build import export_bundle
     from srkd.models import build_model
     from srkd.models.checkpoint import save_model
 

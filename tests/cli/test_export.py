@@ -51,10 +51,10 @@ def test_export_refused_on_parity_failure(student, tmp_path, monkeypatch):
     import onnx
     from onnx import numpy_helper
 
-    import srkd.export.build as build_mod
+    import srkd.backends.onnxruntime.make as ort_make
     from srkd.cli import main
 
-    real_export = build_mod.export_onnx
+    real_export = ort_make.export_onnx
 
     def broken_export(model, path, **kw):
         info = real_export(model, path, **kw)
@@ -64,7 +64,7 @@ def test_export_refused_on_parity_failure(student, tmp_path, monkeypatch):
         onnx.save(proto, str(path))
         return info
 
-    monkeypatch.setattr(build_mod, "export_onnx", broken_export)
+    monkeypatch.setattr(ort_make, "export_onnx", broken_export)
     result = CliRunner().invoke(main, ["export", str(student), "--out", str(tmp_path / "bundle"), *FAST])
     assert result.exit_code == 1
     assert "srkd: error:" in result.output and "parity failed" in result.output and "dB" in result.output

@@ -27,7 +27,7 @@ from click.testing import CliRunner
 
 from srkd.cli import main
 from srkd.data.io import read_image, write_image
-from srkd.export.bundle import export_bundle
+from srkd.export.build import export_bundle
 from srkd.models import build_model
 from srkd.models.checkpoint import save_model
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import srkd.distill.precision as prec_mod
-import srkd.distill.trainer as trainer_mod
+import srkd.distill.setup as setup_mod
 from conftest import photo_run_folder
 from srkd.distill.config import DistillConfig, load_config
 from srkd.distill.precision import MIN_CPU_SPEEDUP, measure_cpu_speedup, resolve_precision
@@ -52,7 +52,7 @@ def photos(tmp_path_factory):
 
 def test_trainer_records_the_choice_and_keeps_it_on_resume(photos, tmp_path, monkeypatch):
     monkeypatch.setattr(prec_mod, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
-    monkeypatch.setattr(trainer_mod, "measure_cpu_speedup", lambda model, **kw: 3.0)
+    monkeypatch.setattr(setup_mod, "measure_cpu_speedup", lambda model, **kw: 3.0)
     cfg = DistillConfig(student="edsr:n_feats=8,n_blocks=1", method="scratch", data=[str(photos / "hr")], scale=2,
                         steps=4, batch=2, patch=16, precision="auto", out=str(tmp_path / "run"), val_every=100,
                         ckpt_every=2, log_every=1, threads=1)
@@ -60,7 +60,7 @@ def test_trainer_records_the_choice_and_keeps_it_on_resume(photos, tmp_path, mon
     assert first.prec.name == "bf16" and "measured 3.00x" in first.prec.reason
     first.run(until=2)
     assert torch.load(tmp_path / "run" / "resume.pt", weights_only=True)["precision"] == "bf16"
-    monkeypatch.setattr(trainer_mod, "measure_cpu_speedup", lambda model, **kw: 1.0)  # would now pick fp32
+    monkeypatch.setattr(setup_mod, "measure_cpu_speedup", lambda model, **kw: 1.0)  # would now pick fp32
     resumed = Trainer(load_config(tmp_path / "run" / "config.yaml", overrides={}), resume=True, progress=False)
     assert resumed.prec.name == "bf16" and "kept on resume" in resumed.prec.reason
     resumed.run()

@@ -8,7 +8,7 @@ from srkd.distill.config import DistillConfig, load_config
 from srkd.distill.methods import METHODS
 from srkd.distill.teacher import FrozenTeacher
 from srkd.distill.trainer import Trainer
-from srkd.errors import ConfigError
+from srkd.errors import ConfigError, TrainingError
 from srkd.models import build_model
 from srkd.models.checkpoint import load_model
 
@@ -79,6 +79,20 @@ def test_resume_continues_the_same_run_exactly(photos, tmp_path):
         assert torch.equal(a["exp_avg"], b["exp_avg"]) and torch.equal(a["step"], b["step"])
     loss = lambda run: [r["loss"] for r in map(json.loads, (tmp_path / run / "log.jsonl").read_text().splitlines()) if "loss" in r]  # noqa: E731
     assert loss("full") == loss("part")
+
+
+def test_state_dict_is_what_resume_pt_holds(photos, tmp_path):
+    trainer = Trainer(_cfg(photos, tmp_path / "run", steps=3), progress=False)
+    trainer.run()
+    state = trainer.state_dict()
+    saved = torch.load(tmp_path / "run" / "resume.pt", weights_only=True)
+    keys = ["step", "world_size", "precision", "student", "ema", "method", "optimizer", "scaler", "best_psnr", "rng"]
+    assert list(state) == list(saved) == keys and state["step"] == saved["step"] == 3
+    assert all(torch.equal(state["student"][k], saved["student"][k]) for k in saved["student"])
+    fresh = Trainer(_cfg(photos, tmp_path / "run", steps=3), resume=True, progress=False)
+    assert fresh.step == 3 and fresh.data_position == saved["rng"][0]["data"]
+    with pytest.raises(TrainingError, match="saved by 2 processes, resumed with 1"):
+        fresh.load_state_dict({**saved, "world_size": 2})
 
 
 def test_checkpoint_write_is_atomic(photos, tmp_path, monkeypatch):

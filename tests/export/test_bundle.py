@@ -8,12 +8,16 @@ import pytest
 import torch
 from export_helpers import TINY, make_student, perturb_onnx
 
-import srkd.export.build as build_mod
+import srkd.backends.onnxruntime.make as ort_make
+from srkd.backends.onnxruntime.runner import OrtRunner
+from srkd.backends.pytorch.runner import TorchRunner
+from srkd.bundle.choose import open_runner
+from srkd.bundle.manifest import Manifest, write_manifest
+from srkd.bundle.reader import load_bundle
 from srkd.errors import CheckpointError, ConfigError, ParityError, UnknownNameError
-from srkd.export.bundle import export_bundle, load_bundle, open_runner
+from srkd.export.build import export_bundle
 from srkd.export.check import check_bundle
-from srkd.export.manifest import sha256_file, write_manifest
-from srkd.export.runners import OrtRunner, TorchRunner
+from srkd.fsutil import sha256_file
 from srkd.models import build_model
 
 FAST = {"latency_sizes": (16,), "latency_runs": 2, "images": 2, "crop": 96}
@@ -73,7 +77,7 @@ def _with_latency(bundle, dest, p50):
     for art in manifest["artifacts"]:
         ms = p50[art["backend"]]
         art["latency"]["sizes"] = [] if ms is None else [{**art["latency"]["sizes"][0], "p50_ms": ms}]
-    write_manifest(dest, manifest)
+    write_manifest(dest, Manifest.parse(manifest, path=dest))
     return dest
 
 
@@ -96,19 +100,19 @@ def test_auto_takes_the_fastest_artifact_that_passed(bundle, tmp_path):
     failed = _with_latency(bundle, tmp_path / "f", {"torch": 5.0, "onnxruntime": 1.0})
     manifest = json.loads((failed / "manifest.json").read_text())
     manifest["artifacts"][1]["check"] = {"parity": {"passed": False}}  # a later `srkd check` refused it
-    write_manifest(failed, manifest)
+    write_manifest(failed, Manifest.parse(manifest, path=failed))
     assert isinstance(open_runner(failed), TorchRunner)
 
 
 def test_failing_artifact_refuses_the_bundle(student, tmp_path, monkeypatch):
-    real_export = build_mod.export_onnx
+    real_export = ort_make.export_onnx
 
     def broken_export(model, path, **kw):
         info = real_export(model, path, **kw)
         perturb_onnx(path)
         return info
 
-    monkeypatch.setattr(build_mod, "export_onnx", broken_export)
+    monkeypatch.setattr(ort_make, "export_onnx", broken_export)
     with pytest.raises(ParityError, match=r"out[/\\]model.onnx: parity failed: onnxruntime:fp32: PSNR vs torch fp32 [\d.]+ dB"):
         export_bundle(student, tmp_path / "out", **FAST)
     assert list(tmp_path.iterdir()) == []  # neither the bundle nor its temp folder
@@ -138,7 +142,7 @@ def test_foreign_checkpoint_is_stored_the_srkd_way(tmp_path):
     torch.manual_seed(0)
     torch.save({"params_ema": build_model("edsr", TINY).state_dict()}, tmp_path / "net.pth")
     made = export_bundle(tmp_path / "net.pth", tmp_path / "out", **FAST)
-    assert made.manifest["model"]["provenance"] == {"source": "net.pth"}
+    assert made.manifest.model["provenance"] == {"source": "net.pth"}
 
 
 def test_missing_student():
@@ -157,7 +161,7 @@ def test_changed_artifact_is_detected(bundle, tmp_path):
     # A bundle whose manifest vouches for the broken file: hashes pass, parity must not.
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["artifacts"][1]["sha256"] = sha256_file(copy / "model.onnx")
-    write_manifest(copy, manifest)
+    write_manifest(copy, Manifest.parse(manifest, path=copy))
     checks = check_bundle(copy, images=2, crop=96, sizes=())
     assert [c.passed for c in checks] == [True, False] and checks[1].latency is None
     assert checks[1].parity.psnr_vs_ref < 60
@@ -179,7 +183,7 @@ def test_not_a_bundle(tmp_path):
 
 def test_dynamo_bundle(student, tmp_path):
     made = export_bundle(student, tmp_path / "out", dynamo=True, **FAST)
-    assert made.find(backend="onnxruntime")["toolchain"]["exporter"] == "dynamo"
+    assert made.find(backend="onnxruntime").toolchain["exporter"] == "dynamo"
 
 
 def test_parity_on_set5(bundle, set5):

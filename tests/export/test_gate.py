@@ -9,9 +9,9 @@ from click.testing import CliRunner
 from conftest import run_srkd
 from export_helpers import make_student
 
-from srkd.export.bundle import export_bundle
+from srkd.backends.onnxruntime.runner import OrtRunner
+from srkd.export.build import export_bundle
 from srkd.export.gate import benchmark_entries, compare, measure_gate
-from srkd.export.runners import OrtRunner
 
 SETTINGS = {"images": 2, "crop": 96, "sizes": (48,), "runs": 8}
 # Reruns usually stay within a few per cent, but one fresh-clone CI run saw a torch 48 px ratio move

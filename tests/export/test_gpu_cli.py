@@ -10,14 +10,17 @@ from click.testing import CliRunner
 from conftest import run_srkd
 from export_helpers import make_student
 
-import srkd.export.bundle as bundle_mod
-import srkd.export.tensorrt as trt_mod
+import srkd.backends as backends_mod
+import srkd.backends.tensorrt.build as trt_mod
+import srkd.export.build as build_mod
+from srkd.bundle.manifest import Manifest, write_manifest
+from srkd.bundle.reader import load_bundle
 from srkd.cli import main
 from srkd.errors import SrkdError
-from srkd.export.bundle import export_bundle, load_bundle
+from srkd.export.build import export_bundle
 from srkd.export.check import check_bundle
 from srkd.export.gate import compare, measure_gate
-from srkd.export.manifest import sha256_file, write_manifest
+from srkd.fsutil import sha256_file
 
 ENGINE = "model.fp16.sm89-trt10.8.0.engine"
 
@@ -39,7 +42,7 @@ def test_trt_flag_bare_means_fp16(tmp_path, monkeypatch, flags, precisions):
         seen.update(kwargs)
         raise _Stop("stopped after parsing")
 
-    monkeypatch.setattr(bundle_mod, "export_bundle", fake_export)
+    monkeypatch.setattr(build_mod, "export_bundle", fake_export)
     result = CliRunner().invoke(main, ["export", str(tmp_path / "s.safetensors"), "--out", str(tmp_path / "b"), *flags])
     assert result.exit_code == 1 and "stopped after parsing" in result.output, result.output
     assert seen["trt"] == precisions
@@ -72,20 +75,20 @@ def foreign(tmp_path_factory):
     manifest["artifacts"].append({"file": ENGINE, "backend": "tensorrt", "precision": "fp16", "sha256": sha256_file(engine),
                                   "toolchain": {"tensorrt": "10.8.0.43", "compute_capability": [8, 9]},
                                   "parity": {"passed": True}, "latency": {}})
-    write_manifest(made.path, manifest)
+    write_manifest(made.path, Manifest.parse(manifest, path=made.path))
     return made.path
 
 
 @pytest.fixture
 def gpu_box(monkeypatch):
     """This machine as an H100 with TensorRT 10.9 would be: the engine is found runnable, then refused."""
-    monkeypatch.setattr(bundle_mod, "unrunnable_backends", lambda: {})
+    monkeypatch.setattr(backends_mod, "unrunnable_backends", lambda: {})
     monkeypatch.setattr(trt_mod, "require_tensorrt", lambda **kw: (types.SimpleNamespace(__version__="10.9.0.34"), (9, 0)))
 
 
 def test_check_lists_the_engine_as_skipped(foreign, gpu_box):
     checks = check_bundle(foreign, images=1, crop=64, sizes=(16,), runs=1)
-    by_file = {c.entry["file"]: c for c in checks}
+    by_file = {c.entry.file: c for c in checks}
     assert by_file["model.onnx"].passed and by_file["student.safetensors"].passed
     skipped = by_file[ENGINE]
     assert skipped.parity is None and not skipped.passed
@@ -93,9 +96,9 @@ def test_check_lists_the_engine_as_skipped(foreign, gpu_box):
 
 
 def test_check_without_tensorrt_installed_skips_too(foreign, monkeypatch):
-    monkeypatch.setattr(bundle_mod, "unrunnable_backends", lambda: {})  # a GPU box without the tensorrt package
+    monkeypatch.setattr(backends_mod, "unrunnable_backends", lambda: {})  # a GPU box without the tensorrt package
     checks = check_bundle(foreign, images=1, crop=64, sizes=(), runs=1)
-    assert [c.entry["file"] for c in checks if c.skipped] == [ENGINE]
+    assert [c.entry.file for c in checks if c.skipped] == [ENGINE]
 
 
 def test_check_cli_reports_and_passes(foreign, gpu_box):
@@ -124,4 +127,4 @@ def test_gate_shows_the_engine_as_skipped_not_regressed(foreign, gpu_box):
     rows = compare(baseline, current)
     row = next(r for r in rows if r.artifact == key)
     assert row.status == "skipped" and not row.regressed
-    assert load_bundle(foreign).find(backend="tensorrt", precision="fp16")["file"] == ENGINE
+    assert load_bundle(foreign).find(backend="tensorrt", precision="fp16").file == ENGINE

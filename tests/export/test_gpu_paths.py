@@ -14,15 +14,16 @@ import pytest
 import torch
 from export_helpers import make_student
 
-import srkd.export.build as build_mod
-import srkd.export.tensorrt as trt_mod
+import srkd.backends.onnxruntime.make as ort_make
+import srkd.backends.tensorrt.build as trt_mod
+from srkd.backends.onnxruntime.runner import OrtRunner, execution_providers, ort_trt_cache_dir
+from srkd.backends.tensorrt.runner import TrtRunner
+from srkd.bundle.choose import choose_artifact
+from srkd.bundle.manifest import ArtifactEntry
 from srkd.errors import BackendUnavailableError, ConfigError
-from srkd.export.bundle import choose_artifact, export_bundle
+from srkd.export.build import export_bundle
 from srkd.export.latency import measure_latency
 from srkd.export.onnx import export_onnx
-from srkd.export.runners import OrtRunner
-from srkd.export.runners.ort import execution_providers, ort_trt_cache_dir
-from srkd.export.runners.trt import TrtRunner
 from srkd.models import build_model, describe
 
 FAKE_TRT = types.SimpleNamespace(__version__="10.16.1.11")
@@ -96,7 +97,7 @@ def test_gpu_session_records_its_device_and_sizes_tiles_from_gpu_memory(onnx_mod
 
 
 def test_ort_tensorrt_cache_outside_a_read_only_bundle(tmp_path, monkeypatch):
-    import srkd.export.runners.ort as ort_mod
+    import srkd.backends.onnxruntime.runner as ort_mod
 
     monkeypatch.setattr(ort_mod, "installed_trt_version", lambda: "10.16.1.11")
     inside = ort_trt_cache_dir(tmp_path / "b", gpu="sm89")
@@ -117,15 +118,16 @@ def test_tensorrt_latency_is_recorded_as_gpu_and_auto_uses_it(monkeypatch, tmp_p
     monkeypatch.setattr(TrtRunner, "infer_impl", lambda self, x: np.zeros((x.shape[0], 3, x.shape[2] * 2, x.shape[3] * 2),
                                                                           np.float32))
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H100")
-    runner = TrtRunner(tmp_path / "m.engine", spec=spec, precision="fp16", entry={})
+    runner = TrtRunner(tmp_path / "m.engine", spec=spec, precision="fp16", built_with={})
     with runner:
         lat = measure_latency(runner, sizes=(16, 32), runs=2, warmup=0).to_dict()
     assert lat["gpu"] == "NVIDIA H100"
-    engine = {"file": "m.engine", "backend": "tensorrt", "precision": "fp16", "parity": {"passed": True}, "latency": lat}
-    faster = {"file": "s.safetensors", "backend": "torch", "precision": "fp32", "parity": {"passed": True},
-              "latency": {"gpu": "NVIDIA H100", "sizes": [{"size": s, "p50_ms": 1e-6} for s in (16, 32)]}}
-    cpu_timed = {"file": "s.safetensors", "backend": "torch", "precision": "bf16", "parity": {"passed": True},
-                 "latency": {"gpu": None, "cpu": "x", "sizes": [{"size": 16, "p50_ms": 1e-9}]}}  # timed at export, on the CPU
+    entry = lambda **kw: ArtifactEntry.from_dict({"sha256": "0" * 64, "toolchain": {}, **kw})  # noqa: E731
+    engine = entry(file="m.engine", backend="tensorrt", precision="fp16", parity={"passed": True}, latency=lat)
+    faster = entry(file="s.safetensors", backend="torch", precision="fp32", parity={"passed": True},
+                   latency={"gpu": "NVIDIA H100", "sizes": [{"size": s, "p50_ms": 1e-6} for s in (16, 32)]})
+    cpu_timed = entry(file="s.safetensors", backend="torch", precision="bf16", parity={"passed": True},
+                      latency={"gpu": None, "cpu": "x", "sizes": [{"size": 16, "p50_ms": 1e-9}]})  # timed at export, on the CPU
     pick = choose_artifact([engine, faster, cpu_timed], precision="auto", device=torch.device("cuda"))
     assert pick is faster  # measured GPU latencies decide, not the fixed backend order
 
@@ -140,15 +142,15 @@ def _int32_dequantize(path) -> list[str]:
 
 def test_tensorrt_bound_int8_has_float_biases_and_passes_parity(tmp_path, monkeypatch):
     monkeypatch.setattr(trt_mod, "require_tensorrt", lambda **kw: (FAKE_TRT, (8, 9)))
-    monkeypatch.setattr(build_mod, "_trt_artifacts", lambda *a, **kw: [])  # no engine builder here
+    monkeypatch.setattr(trt_mod, "make_engine", lambda ctx, **kw: None)  # no engine builder here
     student = make_student(tmp_path / "s.safetensors")
     cpu = export_bundle(student, tmp_path / "cpu", int8=True, images=1, crop=64, latency_sizes=(16,), latency_runs=1)
     assert _int32_dequantize(cpu.path / "model.int8.onnx")  # ONNX Runtime's default: INT32 biases
     made = export_bundle(student, tmp_path / "b", trt=("int8",), images=1, crop=64, latency_sizes=(16,), latency_runs=1)
     assert _int32_dequantize(made.path / "model.int8.onnx") == []
     art = made.find(backend="onnxruntime", precision="int8")
-    assert art["parity"]["passed"] and art["quantization"]["biases"] == "float"
-    assert art["quantization"]["activations"] == "int8 symmetric"
+    assert art.parity.passed and art.quantization.biases == "float"
+    assert art.quantization.activations == "int8 symmetric"
 
 
 # ----- defect 7: a profile the export's own inputs break is refused before any work ------------------
@@ -164,7 +166,7 @@ def test_profile_that_cannot_serve_the_export_fails_first(tmp_path, monkeypatch,
     def no_work(*a, **kw):
         raise AssertionError("the export started working")
 
-    monkeypatch.setattr(build_mod, "export_onnx", no_work)
+    monkeypatch.setattr(ort_make, "export_onnx", no_work)
     kwargs = {"images": 1, "crop": 64, "latency_sizes": (16,), "latency_runs": 1, **options}
     with pytest.raises(ConfigError, match="TensorRT profile of LR sides") as info:
         export_bundle(make_student(tmp_path / "s.safetensors"), tmp_path / "b", trt=("fp16",), **kwargs)

@@ -9,15 +9,17 @@ import onnx
 import pytest
 from export_helpers import make_student
 
-import srkd.export.int8 as int8_mod
+from srkd.backends.onnxruntime.runner import OrtRunner
+from srkd.backends.pytorch.runner import TorchRunner
+from srkd.backends.runner import Runner
 from srkd.data.io import write_image
 from srkd.errors import DataError, ParityError
 from srkd.export.calib import calibration_patches, find_calib_source
 from srkd.export.int8 import DEFAULT_INT8, build_int8, remedies
+import srkd.export.int8 as int8_mod
 from srkd.export.onnx import export_onnx
 from srkd.export.parity import parity_images
 from srkd.export.quantize import Int8Settings, fp32_ends, quantize_int8
-from srkd.export.runners import OrtRunner, Runner, TorchRunner
 from srkd.models.checkpoint import load_model
 
 
@@ -149,13 +151,13 @@ def test_remedy_search_refuses_with_every_figure(setup, photos, tmp_path, monkey
 
 
 def test_int8_export_with_calib_folder(tmp_path, photo):
-    from srkd.export.bundle import export_bundle
+    from srkd.export.build import export_bundle
 
     (tmp_path / "calib").mkdir()
     write_image(tmp_path / "calib" / "a.png", photo)
     student = make_student(tmp_path / "s.safetensors")
     made = export_bundle(student, tmp_path / "b", int8=True, calib=str(tmp_path / "calib"), latency_sizes=(16,),
                          latency_runs=1, images=1, crop=64, int8_settings=Int8Settings(images=4, patch=16))
-    q = made.find(backend="onnxruntime", precision="int8")["quantization"]
-    assert q["calibration"] == {"kind": "calib", "source": str(tmp_path / "calib"), "images_available": 1}
-    assert q["settings"]["images"] == 4 and Path(made.path / "model.int8.onnx").is_file()
+    q = made.find(backend="onnxruntime", precision="int8").quantization
+    assert q.calibration.to_dict() == {"kind": "calib", "source": str(tmp_path / "calib"), "images_available": 1}
+    assert q.settings["images"] == 4 and Path(made.path / "model.int8.onnx").is_file()

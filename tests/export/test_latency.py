@@ -5,9 +5,10 @@ import pytest
 import torch
 from export_helpers import TINY
 
+from srkd.backends.onnxruntime.runner import OrtRunner
+from srkd.backends.pytorch.runner import TorchRunner
 from srkd.export.latency import cpu_model, host_info, measure_latency
 from srkd.export.onnx import export_onnx
-from srkd.export.runners import OrtRunner, TorchRunner
 from srkd.models import build_model, describe
 
 

@@ -1,6 +1,7 @@
 """OpenVINO artifacts: IR from the ONNX, explicit inference precision, parity, companions, auto choice, CLI."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -11,13 +12,17 @@ from export_helpers import make_student
 
 pytest.importorskip("openvino", reason="OpenVINO is not installed (pip install 'srkd[openvino]'; CI installs it)")
 
-import srkd.export.runners.openvino as ov_mod  # noqa: E402
+import srkd.backends.openvino.runner as ov_mod  # noqa: E402
+from srkd.backends.onnxruntime.runner import OrtRunner  # noqa: E402
+from srkd.backends.openvino.runner import OpenVinoRunner, bf16_supported  # noqa: E402
+from srkd.backends.pytorch.runner import TorchRunner  # noqa: E402
+from srkd.bundle.choose import choose_artifact, open_runner  # noqa: E402
+from srkd.bundle.manifest import Manifest, write_manifest  # noqa: E402
+from srkd.bundle.records import CheckRecord, Parity  # noqa: E402
+from srkd.bundle.reader import load_bundle  # noqa: E402
 from srkd.errors import BackendUnavailableError, CheckpointError  # noqa: E402
-from srkd.export.bundle import choose_artifact, export_bundle, load_bundle, open_runner  # noqa: E402
+from srkd.export.build import export_bundle  # noqa: E402
 from srkd.export.check import check_bundle  # noqa: E402
-from srkd.export.manifest import write_manifest  # noqa: E402
-from srkd.export.runners import OrtRunner, TorchRunner  # noqa: E402
-from srkd.export.runners.openvino import OpenVinoRunner, bf16_supported  # noqa: E402
 
 FAST = {"latency_sizes": (16,), "latency_runs": 2, "images": 2, "crop": 96}
 BF16 = bf16_supported()
@@ -34,34 +39,34 @@ def bundle(student, tmp_path_factory):
 
 
 def _ov(bundle, precision):
-    return next(a for a in bundle.artifacts if a["backend"] == "openvino" and a["precision"] == precision)
+    return next(a for a in bundle.artifacts if a.backend == "openvino" and a.precision == precision)
 
 
 def test_openvino_artifacts_are_listed_with_their_weights(bundle):
-    kinds = [(a["file"], a["precision"]) for a in bundle.artifacts if a["backend"] == "openvino"]
+    kinds = [(a.file, a.precision) for a in bundle.artifacts if a.backend == "openvino"]
     assert kinds == [("model.xml", "fp32")] + [("model.xml", "bf16")] * BF16 + [("model.int8.xml", "int8")]
     names = sorted(p.name for p in bundle.path.iterdir())
     assert {"model.xml", "model.bin", "model.int8.xml", "model.int8.bin"} <= set(names)
     for art in (_ov(bundle, "fp32"), _ov(bundle, "int8")):
-        [companion] = art["companions"]
-        assert companion["file"] == art["file"].replace(".xml", ".bin") and len(companion["sha256"]) == 64
-        assert art["conversion"]["dynamic"] and art["conversion"]["input_shape"] == "[?,3,?,?]"
-        assert art["parity"]["passed"] and art["latency"]["sizes"][0]["p50_ms"] > 0
-        assert art["toolchain"]["openvino"] and art["toolchain"]["threads"] >= 1
-    assert bundle.manifest["export"]["flags"] == ["--opset 17", "--bf16", "--openvino", "--int8"]
+        [companion] = art.companions
+        assert companion.file == art.file.replace(".xml", ".bin") and len(companion.sha256) == 64
+        assert art.conversion["dynamic"] and art.conversion["input_shape"] == "[?,3,?,?]"
+        assert art.parity.passed and art.latency.sizes[0].p50_ms > 0
+        assert art.toolchain["openvino"] and art.toolchain["threads"] >= 1
+    assert bundle.manifest.export.flags == ("--opset 17", "--bf16", "--openvino", "--int8")
 
 
 def test_manifest_says_what_each_artifact_runs_in(bundle):
-    runs_in = {(a["backend"], a["precision"]): a["runs_in"] for a in bundle.artifacts}
+    runs_in = {(a.backend, a.precision): a.runs_in for a in bundle.artifacts}
     assert runs_in[("torch", "fp32")] == "fp32, NCHW"
     assert runs_in[("torch", "bf16")] == "bf16 autocast, channels_last"
     assert runs_in[("openvino", "fp32")] == "fp32"  # never the plugin's own bf16 default
     assert runs_in[("openvino", "int8")] == "int8 (unquantized layers fp32)"
     if BF16:
         assert runs_in[("openvino", "bf16")] == "bf16"
-        assert _ov(bundle, "bf16")["parity"]["psnr_vs_ref"] >= 45
-    assert _ov(bundle, "fp32")["parity"]["psnr_vs_ref"] >= 60
-    assert _ov(bundle, "int8")["parity"]["criterion"].endswith("(fp32 - 0.3)")
+        assert _ov(bundle, "bf16").parity.psnr_vs_ref >= 45
+    assert _ov(bundle, "fp32").parity.psnr_vs_ref >= 60
+    assert _ov(bundle, "int8").parity.criterion.endswith("(fp32 - 0.3)")
 
 
 @pytest.mark.skipif(not BF16, reason="this CPU has no bf16 in OpenVINO, so there is no default to override")
@@ -114,7 +119,7 @@ def test_changed_ir_weights_are_detected(bundle, tmp_path):
 
 def test_check_rechecks_openvino_artifacts(bundle):
     checks = check_bundle(bundle.path, images=1, crop=64, sizes=(16,), runs=2)
-    rows = [c for c in checks if c.entry["backend"] == "openvino"]
+    rows = [c for c in checks if c.entry.backend == "openvino"]
     assert len(rows) == 2 + BF16 and all(c.passed and c.latency.sizes[0].p50_ms > 0 for c in rows)
 
 
@@ -126,7 +131,7 @@ def _with_p50(bundle, folder, p50, *, cpu=None):
     for art in manifest["artifacts"]:
         art["latency"]["sizes"] = [{"size": 256, "p50_ms": p50.get(f"{art['backend']}:{art['precision']}", 50.0)}]
         art["latency"]["cpu"] = cpu or art["latency"]["cpu"]
-    write_manifest(folder, manifest)
+    write_manifest(folder, Manifest.parse(manifest, path=folder))
     return folder
 
 
@@ -147,14 +152,15 @@ def test_figures_from_another_cpu_count_only_with_a_warning(bundle, tmp_path, ca
 
     elsewhere = _with_p50(bundle, tmp_path / "a", {"openvino:fp32": 2.0}, cpu="Some Other CPU 9000")
     arts = load_bundle(elsewhere).artifacts
-    with caplog.at_level(logging.WARNING, logger="srkd.export.bundle"):
+    with caplog.at_level(logging.WARNING, logger="srkd.bundle.choose"):
         pick = choose_artifact(arts, precision="auto", device=torch.device("cpu"))
-    assert (pick["backend"], pick["precision"]) == ("openvino", "fp32")
+    assert (pick.backend, pick.precision) == ("openvino", "fp32")
     assert "measured on another CPU" in caplog.text and "srkd check" in caplog.text
     # once one artifact is timed here (srkd check), figures from elsewhere no longer decide
-    arts[0]["check"] = {"parity": {"passed": True}, "latency": {**arts[0]["latency"], "cpu": None}}
+    arts[0] = dataclasses.replace(arts[0], check=CheckRecord(parity=Parity(passed=True),
+                                                             latency=dataclasses.replace(arts[0].latency, cpu=None)))
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="srkd.export.bundle"):
+    with caplog.at_level(logging.WARNING, logger="srkd.bundle.choose"):
         pick = choose_artifact(arts, precision="auto", device=torch.device("cpu"))
     assert "measured on another CPU" not in caplog.text and pick is not None
 
@@ -166,7 +172,7 @@ def test_without_openvino_auto_falls_back_and_names_the_extra(bundle, tmp_path, 
     import torch
 
     pick = choose_artifact(load_bundle(fast_ov).artifacts, precision="auto", device=torch.device("cpu"))
-    assert (pick["backend"], pick["precision"]) == ("torch", "bf16")
+    assert (pick.backend, pick.precision) == ("torch", "bf16")
     with pytest.raises(BackendUnavailableError, match=r"pip install 'srkd\[openvino\]'"):
         with open_runner(fast_ov, backend="openvino", precision="int8", device="cpu"):
             pass
@@ -184,9 +190,9 @@ def test_export_without_openvino_says_so_first_and_leaves_nothing(student, tmp_p
 def test_missing_bf16_is_recorded_not_silent(student, tmp_path, monkeypatch):
     monkeypatch.setattr(ov_mod, "bf16_supported", lambda: False)  # a CPU without bf16 units
     made = export_bundle(student, tmp_path / "b", openvino=True, **FAST)
-    assert [a["precision"] for a in made.artifacts if a["backend"] == "openvino"] == ["fp32"]
-    [skip] = made.manifest["export"]["skipped"]
-    assert skip["artifact"].startswith("openvino:bf16") and "no bf16" in skip["why"]
+    assert [a.precision for a in made.artifacts if a.backend == "openvino"] == ["fp32"]
+    [skip] = made.manifest.export.skipped
+    assert skip.artifact.startswith("openvino:bf16") and "no bf16" in skip.why
 
 
 def test_cli_export_cpu_and_upscale_on_openvino(student, tmp_path, photo):
@@ -229,5 +235,5 @@ def test_export_times_every_runtime_with_the_same_threads(student, tmp_path):
         made = export_bundle(student, tmp_path / "b", openvino=True, bf16=True, threads=1, **FAST)
     finally:
         torch.set_num_threads(before)
-    threads = {f"{a['backend']}:{a['precision']}": a["latency"]["threads"] for a in made.artifacts}
+    threads = {f"{a.backend}:{a.precision}": a.latency.threads for a in made.artifacts}
     assert set(threads.values()) == {1}, threads

@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 from export_helpers import make_student, perturb_onnx
 
+from srkd.backends.onnxruntime.runner import OrtRunner
+from srkd.backends.pytorch.runner import TorchRunner
+from srkd.backends.runner import Runner
 from srkd.errors import ParityError
 from srkd.export.onnx import export_onnx
 from srkd.export.parity import check_parity, parity_images
-from srkd.export.runners import OrtRunner, Runner, TorchRunner
 from srkd.models.checkpoint import load_model
 
 

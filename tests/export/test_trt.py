@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from export_helpers import apply, make_student, needs_gpu, needs_trt
 
+from srkd.backends.onnxruntime.runner import execution_providers
 from srkd.errors import BackendUnavailableError, ConfigError, ParityError
-from srkd.export.runners.ort import execution_providers
-from srkd.export.trt_info import (
+from srkd.backends.tensorrt.info import (
     EngineMismatchError,
     check_engine_compat,
     check_layer_precisions,
@@ -44,26 +44,34 @@ def _entry(version="10.8.0.43", cc=(8, 9)):
             "toolchain": {"tensorrt": version, "compute_capability": list(cc)}}
 
 
+def _built():
+    """What the runner checks: the engine's file name and the toolchain its manifest entry records."""
+    entry = _entry()
+    return {"file": entry["file"], "toolchain": entry["toolchain"]}
+
+
 def test_engine_mismatch_names_the_rebuild_command():
-    check_engine_compat(_entry(), trt_version="10.8.0.43", capability=(8, 9), rebuild=REBUILD)  # same: fine
-    check_engine_compat(_entry(), trt_version="10.8.0.99", capability=(8, 9), rebuild=REBUILD)  # build number only
+    check_engine_compat(**_built(), trt_version="10.8.0.43", capability=(8, 9), rebuild=REBUILD)  # same: fine
+    check_engine_compat(**_built(), trt_version="10.8.0.99", capability=(8, 9), rebuild=REBUILD)  # build number only
     with pytest.raises(EngineMismatchError) as info:
-        check_engine_compat(_entry(), trt_version="10.9.0.34", capability=(9, 0), rebuild=REBUILD)
+        check_engine_compat(**_built(), trt_version="10.9.0.34", capability=(9, 0), rebuild=REBUILD)
     text = str(info.value)
     assert text.startswith("model.fp16.sm89-trt10.8.0.engine: built for TensorRT 10.8.0.43 (this machine: 10.9.0.34)")
     assert "GPU sm89 (this machine: sm90)" in text and text.endswith(f"Rebuild it here: {REBUILD}")
     assert isinstance(info.value, BackendUnavailableError) and "\n" not in text
     with pytest.raises(EngineMismatchError, match=r"GPU sm89 \(this machine: sm86\)"):
-        check_engine_compat(_entry(), trt_version="10.8.0.43", capability=(8, 6), rebuild=REBUILD)
+        check_engine_compat(**_built(), trt_version="10.8.0.43", capability=(8, 6), rebuild=REBUILD)
 
 
 def test_bundle_with_foreign_engine_says_how_to_rebuild(tmp_path, monkeypatch):
     """A fake manifest listing an engine built elsewhere: the runner refuses before loading it."""
     import types
 
-    import srkd.export.tensorrt as trt_mod
-    from srkd.export.bundle import export_bundle, load_bundle
-    from srkd.export.manifest import sha256_file, write_manifest
+    import srkd.backends.tensorrt.build as trt_mod
+    from srkd.bundle.reader import load_bundle
+    from srkd.bundle.manifest import Manifest, write_manifest
+    from srkd.export.build import export_bundle
+    from srkd.fsutil import sha256_file
 
     made = export_bundle(make_student(tmp_path / "s.safetensors"), tmp_path / "b", images=1, crop=64,
                          latency_sizes=(16,), latency_runs=1, fp16=True)
@@ -71,7 +79,7 @@ def test_bundle_with_foreign_engine_says_how_to_rebuild(tmp_path, monkeypatch):
     engine.write_bytes(b"not really an engine")
     manifest = json.loads((made.path / "manifest.json").read_text())
     manifest["artifacts"].append({**_entry(), "sha256": sha256_file(engine), "parity": {"passed": True}, "latency": {}})
-    write_manifest(made.path, manifest)
+    write_manifest(made.path, Manifest.parse(manifest, path=made.path))
     bundle = load_bundle(made.path)
     entry = bundle.find(backend="tensorrt", precision="fp16")
     with pytest.raises(BackendUnavailableError) as info:  # here: TensorRT or the GPU is missing
@@ -148,17 +156,17 @@ def test_export_trt_without_tensorrt_says_what_is_missing(tmp_path):
 
 @apply(needs_trt)
 def test_trt_engines_build_and_pass_parity(tmp_path):
-    from srkd.export.bundle import export_bundle
+    from srkd.export.build import export_bundle
 
     made = export_bundle(make_student(tmp_path / "s.safetensors"), tmp_path / "b", trt=("fp32", "fp16", "int8"),
                          trt_sides=(16, 64, 128), images=1, crop=64, latency_sizes=(16,), latency_runs=2)
-    engines = [a for a in made.artifacts if a["backend"] == "tensorrt"]
-    assert [a["precision"] for a in engines] == ["fp32", "fp16", "int8"]
+    engines = [a for a in made.artifacts if a.backend == "tensorrt"]
+    assert [a.precision for a in engines] == ["fp32", "fp16", "int8"]
     for art in engines:
-        assert art["parity"]["passed"] and art["engine"]["layer_check"]["passed"]
-        assert art["toolchain"]["tensorrt"] and len(art["toolchain"]["compute_capability"]) == 2
-        assert art["latency"]["gpu"]  # timed on the GPU and recorded so (issue 16, defect 6)
-    assert made.find(backend="onnxruntime", precision="int8")["quantization"]["biases"] == "float"  # it parsed
+        assert art.parity.passed and art.engine.layer_check.passed
+        assert art.toolchain["tensorrt"] and len(art.toolchain["compute_capability"]) == 2
+        assert art.latency.gpu  # timed on the GPU and recorded so (issue 16, defect 6)
+    assert made.find(backend="onnxruntime", precision="int8").quantization.biases == "float"  # it parsed
 
 
 @apply(needs_trt)
@@ -174,8 +182,8 @@ def test_bare_trt_flag_builds_fp16(tmp_path):
 
 @apply(needs_gpu)
 def test_ort_cuda_runner(tmp_path):
-    from srkd.export.bundle import export_bundle
-    from srkd.export.runners.ort import available_kinds
+    from srkd.backends.onnxruntime.runner import available_kinds
+    from srkd.export.build import export_bundle
 
     if "cuda" not in available_kinds():
         pytest.skip("onnxruntime here has no CUDAExecutionProvider (pip install onnxruntime-gpu)")
@@ -190,8 +198,8 @@ def test_ort_cuda_runner(tmp_path):
 @apply(needs_gpu)
 def test_torch_cuda_fp32_is_exact_fp32(tmp_path):
     """TF32 off: a conv stack on the GPU stays within the 60 dB fp32 bound of the CPU's output."""
+    from srkd.backends.pytorch.runner import TorchRunner
     from srkd.export.parity import check_parity
-    from srkd.export.runners import TorchRunner
     from srkd.models.checkpoint import load_model
 
     student = make_student(tmp_path / "s.safetensors")
@@ -204,12 +212,12 @@ def test_torch_cuda_fp32_is_exact_fp32(tmp_path):
 
 @apply(needs_gpu)
 def test_torch_cuda_runner_parity(tmp_path):
-    from srkd.export.bundle import export_bundle
+    from srkd.export.build import export_bundle
     from srkd.export.check import check_bundle
 
     made = export_bundle(make_student(tmp_path / "s.safetensors"), tmp_path / "b", images=1, crop=64,
                          latency_sizes=(16,), latency_runs=1, bf16=True)
     checks = check_bundle(made.path, images=1, crop=64, sizes=(16,), runs=2, device="cuda", skip=("onnxruntime",))
-    assert [c.entry["backend"] for c in checks if c.skipped] == ["onnxruntime"]
+    assert [c.entry.backend for c in checks if c.skipped] == ["onnxruntime"]
     ran = [c for c in checks if not c.skipped]
     assert all(c.passed for c in ran) and ran[0].latency.host["gpu"]

@@ -12,12 +12,15 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from fuzzlib import budget, check, files_under, invoke, photo_png, tiny_student
 from hypothesis import given
 from hypothesis import strategies as st
 from test_fuzz_checkpoints import JSON, mutated
 
-from srkd.export import manifest as mf
+from srkd.bundle.manifest import FORMAT_VERSION, ArtifactEntry, ExportRecord, Manifest, ParityData, write_manifest
+from srkd.bundle.records import Latency, Parity
+from srkd.fsutil import sha256_file
 from srkd.models.checkpoint import read_metadata
 
 KEY = "torch:fp32:student.safetensors"
@@ -30,15 +33,18 @@ def bundle(tmp_path_factory) -> Path:
     root.mkdir()
     tiny_student(root / "student.safetensors")
     model = read_metadata(root / "student.safetensors")
-    entry = mf.artifact_entry(
-        root=root, file="student.safetensors", backend="torch", precision="fp32", model=model,
-        io={"input": {"name": "input"}, "output": {"name": "output"}}, toolchain=mf.toolchain("torch"),
-        parity={"images": 1, "psnr_vs_ref": None, "passed": True, "max_abs": 0.0, "nan_count": 0},
-        latency={"cpu": "x", "gpu": None, "threads": 1, "sizes": [{"size": 16, "p50_ms": 1.0, "p95_ms": 1.2}]})
-    manifest = mf.build_manifest(model=model, artifacts=[entry], parity_data={"source": "test", "images": ["a"]},
-                                 thresholds={"fp32": {"psnr_vs_ref": 60}})
-    manifest["export"] = {"flags": []}
-    mf.write_manifest(root, manifest)
+    student = root / "student.safetensors"
+    entry = ArtifactEntry(
+        file="student.safetensors", sha256=sha256_file(student), bytes=student.stat().st_size, backend="torch",
+        precision="fp32", io={"input": {"name": "input"}, "output": {"name": "output"}},
+        toolchain={"torch": torch.__version__},
+        parity=Parity.from_dict({"images": 1, "psnr_vs_ref": None, "passed": True, "max_abs": 0.0, "nan_count": 0}),
+        latency=Latency.from_dict({"cpu": "x", "gpu": None, "threads": 1,
+                                   "sizes": [{"size": 16, "p50_ms": 1.0, "p95_ms": 1.2}]}))
+    manifest = Manifest(format_version=FORMAT_VERSION, model=model, artifacts=(entry,),
+                        parity_data=ParityData(source="test", images=("a",)), thresholds={"fp32": {"psnr_vs_ref": 60}},
+                        export=ExportRecord(flags=()))
+    write_manifest(root, manifest)
     return root
 
 

@@ -75,6 +75,7 @@ def test_upscale_values(inputs, tmp_path_factory, opts):
 @pytest.fixture
 def no_training(monkeypatch):
     """Stop ``srkd distill`` where training would start (and time nothing to choose the precision)."""
+    from srkd.distill import setup as setup_mod
     from srkd.distill import trainer as trainer_mod
 
     started = []
@@ -85,7 +86,7 @@ def no_training(monkeypatch):
         return trainer_mod.TrainResult(self.out, self.step, None, None, self.prec.name, 0.0, 0.0, 1, self.cfg.batch)
 
     monkeypatch.setattr(trainer_mod.Trainer, "run", run)
-    monkeypatch.setattr(trainer_mod, "measure_cpu_speedup", lambda model, **kw: 1.0)
+    monkeypatch.setattr(setup_mod, "measure_cpu_speedup", lambda model, **kw: 1.0)
     return started
 
 

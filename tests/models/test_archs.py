@@ -3,8 +3,9 @@ names, and state-dict round trips (srkd safetensors and the official .pth layout
 import pytest
 import torch
 
+from srkd.distill.methods import teacher_methods
 from srkd.models import build_model
-from srkd.models.capabilities import supports_features, teacher_methods
+from srkd.models.capabilities import supports_features
 from srkd.models.checkpoint import load_model, save_model
 
 TINY = {

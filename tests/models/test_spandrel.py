@@ -7,9 +7,10 @@ spandrel is an optional extra: these tests skip, with the reason, where it does 
 import pytest
 import torch
 
+from srkd.distill.methods import require_features, teacher_methods
 from srkd.errors import BackendUnavailableError, CheckpointError, ConfigError
 from srkd.models import build_model
-from srkd.models.capabilities import require_features, supports_features, teacher_methods
+from srkd.models.capabilities import supports_features
 from srkd.models.checkpoint import load_model
 from srkd.models.spandrel_import import import_spandrel
 

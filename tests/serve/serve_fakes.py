@@ -5,7 +5,7 @@ import threading
 
 import numpy as np
 
-from srkd.export.runners.base import Runner
+from srkd.backends.runner import Runner
 from srkd.models.spec import ModelSpec, SizeReq
 
 

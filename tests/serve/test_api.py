@@ -24,7 +24,7 @@ def student(tmp_path_factory):
 @pytest.fixture(scope="module")
 def bundle(student, tmp_path_factory):
     pytest.importorskip("onnxruntime")
-    from srkd.export.bundle import export_bundle
+    from srkd.export.build import export_bundle
 
     out = tmp_path_factory.mktemp("bundle") / "tiny"
     export_bundle(student, out, images=1, crop=64, latency_sizes=(32,), latency_runs=1)

@@ -57,7 +57,7 @@ def test_onnx_without_metadata_and_engines_are_refused(onnx_file, tmp_path):
 
 
 def test_auto_follows_the_manifest_figures(tmp_path, model):
-    from srkd.export.bundle import export_bundle
+    from srkd.export.build import export_bundle
 
     save_model(tmp_path / "s.safetensors", model)
     bundle = tmp_path / "b"
@@ -78,14 +78,15 @@ def test_auto_follows_the_manifest_figures(tmp_path, model):
 
 
 def test_an_artifact_that_cannot_start_gives_way(tmp_path, model, monkeypatch):
-    from srkd.export.bundle import Bundle, export_bundle
+    from srkd.bundle.reader import Bundle
+    from srkd.export.build import export_bundle
 
     save_model(tmp_path / "s.safetensors", model)
     export_bundle(tmp_path / "s.safetensors", tmp_path / "b", images=1, crop=64, latency_sizes=(32,), latency_runs=1)
     real = Bundle.runner
 
     def no_ort(self, entry, **kw):
-        if entry["backend"] == "onnxruntime":
+        if entry.backend == "onnxruntime":
             raise BackendUnavailableError("onnxruntime is not installed (pip install 'srkd[cpu]')")
         return real(self, entry, **kw)
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 from serve_fakes import NearestRunner
 
-from srkd.export.runners.torch_runner import TorchRunner
+from srkd.backends.pytorch.runner import TorchRunner
 from srkd.models import build_model, describe
 from srkd.serve.memory import MAX_TILE, MIN_TILE, auto_tile, bytes_per_pixel, profile_batch, profile_max
 
@@ -17,7 +17,7 @@ def model():
 def test_torch_and_onnx_estimates_agree(model, tmp_path):
     pytest.importorskip("onnxruntime")
     from srkd.export.onnx import export_onnx
-    from srkd.export.runners.ort import OrtRunner
+    from srkd.backends.onnxruntime.runner import OrtRunner
 
     torch_bpp = bytes_per_pixel(TorchRunner(model, spec=describe(model)))
     # the pixel-shuffle input (16 * 4 feats at LR) and the x4 output dominate: hundreds of bytes per pixel

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from srkd.distill.teacher import FrozenTeacher
-from srkd.errors import ConfigError
+from srkd.errors import ConfigError, TrainingError
 
 C = TypeVar("C")
 
@@ -29,7 +29,8 @@ class Method(nn.Module):
     """
 
     name = "method"
-    needs_teacher = True
+    needs_teacher = True  # builds without a teacher when False (scratch)
+    needs_features = False  # uses the feature-access contract of teacher and student (docs/design.md, "Feature access")
     updates_per_step = 1  # optimizer steps per iteration; >1: forward(batch, phase=0..n-1), a step after each
 
     def __init__(self, *, student: nn.Module, teacher: FrozenTeacher | None) -> None:
@@ -53,3 +54,11 @@ class Method(nn.Module):
     def helper_state(self) -> dict[str, torch.Tensor]:
         """State of the method's own parts (for resume), without student and teacher."""
         return {k: v for k, v in self.state_dict().items() if not k.startswith(("student.", "teacher."))}
+
+    def load_helper_state(self, state: dict[str, torch.Tensor], *, where: object) -> None:
+        """Restore ``helper_state()``'s dict; TrainingError naming ``where`` when it does not fit this method."""
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        helper_missing = [k for k in missing if not k.startswith(("student.", "teacher."))]
+        if helper_missing or unexpected:
+            raise TrainingError(f"{where}: the method's saved state does not fit this config "
+                                f"(missing {helper_missing[:3]}, unexpected {unexpected[:3]})")

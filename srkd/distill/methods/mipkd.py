@@ -33,7 +33,6 @@ from torch import nn
 from srkd.distill.methods.base import Method, parse_method_args
 from srkd.distill.mixers import BlockPriorMixer, FeaturePriorMixer, MaskRatio, stage_positions
 from srkd.errors import ConfigError, TrainingError
-from srkd.models.capabilities import require_features
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +102,15 @@ class MiPKD(Method):
     submodules (optimised with the student, saved for resume, never exported)."""
 
     name = "mipkd"
+    needs_features = True
 
     def __init__(self, *, student, teacher, args: dict) -> None:
         super().__init__(student=student, teacher=teacher)
         cfg = parse_method_args(MiPKDConfig, args, method=self.name).validate()
         if teacher is None:
             raise ConfigError("mipkd needs a teacher (--teacher NAME|FILE)")
+        from srkd.distill.methods import require_features  # the registry, complete once this module is loaded
+
         require_features(teacher.model, method=self.name, name="teacher")
         require_features(student, method=self.name, name="student")
         t_widths, s_widths = block_widths(teacher.model), block_widths(student)

@@ -1,13 +1,17 @@
-"""FLOP counting by forward hooks, and the machine's measured GFLOP/s."""
+"""benchmarks/flops.py: FLOP counting by forward hooks, and the machine's measured GFLOP/s."""
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from srkd.export.flops import PEAK_KEYS, conv_flops, measure_peaks
 from srkd.models import build_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from flops import PEAK_KEYS, conv_flops, measure_peaks  # noqa: E402
 
 
 def test_single_conv_exact():

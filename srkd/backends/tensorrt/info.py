@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from srkd.errors import BackendUnavailableError, ConfigError, ParityError
 from srkd.models.spec import SizeReq
@@ -100,11 +100,12 @@ def engine_name(precision: str, *, capability: Sequence[int], trt_version: str) 
     return f"model.{precision}.{sm_tag(capability)}-trt{short_version(trt_version)}.engine"
 
 
-def check_engine_compat(entry: dict[str, Any], *, trt_version: str, capability: Sequence[int], rebuild: str) -> None:
-    """Raise EngineMismatchError when the engine of manifest ``entry`` was built for another GPU
-    architecture or TensorRT version than this machine's; the message ends with ``rebuild``."""
-    tc = entry.get("toolchain", {})
-    built_ver, built_cc = tc.get("tensorrt"), tc.get("compute_capability")
+def check_engine_compat(*, file: str, toolchain: Mapping[str, Any], trt_version: str, capability: Sequence[int],
+                        rebuild: str) -> None:
+    """Raise EngineMismatchError when the engine ``file``, built with ``toolchain`` (its manifest entry's:
+    ``tensorrt`` version, ``compute_capability``), was built for another GPU architecture or TensorRT
+    version than this machine's; the message ends with ``rebuild``."""
+    built_ver, built_cc = toolchain.get("tensorrt"), toolchain.get("compute_capability")
     problems = []
     if built_ver is None or short_version(str(built_ver)) != short_version(trt_version):
         problems.append(f"TensorRT {built_ver} (this machine: {trt_version})")
@@ -112,7 +113,7 @@ def check_engine_compat(entry: dict[str, Any], *, trt_version: str, capability: 
         here = sm_tag(capability)
         problems.append(f"GPU {sm_tag(built_cc) if built_cc else 'unknown'} (this machine: {here})")
     if problems:
-        raise EngineMismatchError(f"{entry['file']}: built for {' and '.join(problems)}; an engine runs only where "
+        raise EngineMismatchError(f"{file}: built for {' and '.join(problems)}; an engine runs only where "
                                   f"it was built. Rebuild it here: {rebuild}")
 
 

@@ -1,19 +1,15 @@
-"""What the inference runtimes can do here: ONNX Runtime (providers, and whether a CUDA or TensorRT
-session really comes up on its provider), TensorRT (version, and a one-layer engine build), OpenVINO.
-
-Every probe returns a dict and never raises: a doctor that crashes on the problem it should report
-is no help. The broad ``except Exception`` below are that, on purpose.
-"""
+"""What ``srkd doctor`` says about ONNX Runtime: its version and wheels, its providers, and (when probing)
+whether a CUDA or TensorRT session really comes up on its provider. Probes never raise: a doctor that
+crashes on the problem it should report is no help, so the broad ``except Exception`` are on purpose."""
 from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import re
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
+from srkd.backends.probe import first_line
 
 CUDA_EP, TRT_EP, CPU_EP = "CUDAExecutionProvider", "TensorrtExecutionProvider", "CPUExecutionProvider"
 # Providers that run on a GPU or another accelerator (ONNX Runtime's names).
@@ -21,11 +17,6 @@ ACCELERATOR_EPS = (CUDA_EP, TRT_EP, "NvTensorRTRTXExecutionProvider", "ROCMExecu
                    "MIGraphXExecutionProvider", "DmlExecutionProvider", "WebGpuExecutionProvider",
                    "CoreMLExecutionProvider", "OpenVINOExecutionProvider", "QNNExecutionProvider",
                    "VitisAIExecutionProvider", "CANNExecutionProvider")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:240]
 
 
 def _tiny_onnx() -> bytes:
@@ -57,7 +48,7 @@ def session_probe(ort: Any, provider: str) -> dict[str, Any]:
         session.run(None, {"x": np.ones((1, 3, 8, 8), np.float32)})
         return {"ok": True, "detail": f"a session runs on {provider}"}
     except Exception as exc:  # noqa: BLE001 - reported, see the module docstring
-        return {"ok": False, "detail": _first_line(exc)}
+        return {"ok": False, "detail": first_line(exc)}
 
 
 def ort_trt_library_major(ort: Any) -> int | None:
@@ -72,16 +63,16 @@ def ort_trt_library_major(ort: Any) -> int | None:
 
 def onnxruntime_info(*, probe: bool = True) -> dict[str, Any]:
     """Version, wheels, providers, and (``probe``) whether CUDA/TensorRT sessions really start."""
-    from srkd.export.runners.ort import installed_distributions, installed_trt_version, mixed_install
+    from srkd.backends.onnxruntime import runner as ort_runtime
 
     try:
         import onnxruntime as ort
     except ImportError:
         return {"installed": False, "why": "not installed (CPU: pip install 'srkd[cpu]'; GPU: README, 'On a GPU')"}
     providers = list(ort.get_available_providers())
-    info: dict[str, Any] = {"installed": True, "version": ort.__version__, "distributions": installed_distributions(),
+    info: dict[str, Any] = {"installed": True, "version": ort.__version__, "distributions": ort_runtime.installed_distributions(),
                             "providers": providers, "accelerators": [p for p in providers if p in ACCELERATOR_EPS],
-                            "warnings": [w for w in (mixed_install(),) if w]}
+                            "warnings": [w for w in (ort_runtime.mixed_install(),) if w]}
     for key, name in (("cuda", CUDA_EP), ("tensorrt", TRT_EP)):
         if name not in providers:
             info[key] = {"ok": False, "detail": "not in this onnxruntime build (GPUs: onnxruntime-gpu, installed alone)"}
@@ -92,65 +83,24 @@ def onnxruntime_info(*, probe: bool = True) -> dict[str, Any]:
     major = ort_trt_library_major(ort) if TRT_EP in providers else None
     if major is not None:
         info["tensorrt_library"] = f"libnvinfer.so.{major}"
-        have = installed_trt_version()
+        have = ort_runtime.installed_trt_version()
         if have and int(have.split(".")[0]) != major:
             info["warnings"].append(f"ONNX Runtime's TensorRT provider needs TensorRT {major}.x (libnvinfer.so.{major}) "
                                     f"but TensorRT {have} is installed; pin tensorrt-cu13 {major}.x (README, 'On a GPU')")
     return info
 
 
-def _one_layer_engine(trt: Any) -> dict[str, Any]:
-    """Build and load a one-layer engine (Relu on 1x3x8x8): proves builder, GPU and runtime work together."""
-    from srkd.export.tensorrt import create_network
-
-    try:
-        logger = trt.Logger(trt.Logger.ERROR)
-        builder = trt.Builder(logger)
-        network = create_network(trt, builder)
-        layer = network.add_activation(network.add_input("x", trt.float32, (1, 3, 8, 8)), trt.ActivationType.RELU)
-        network.mark_output(layer.get_output(0))
-        serialized = builder.build_serialized_network(network, builder.create_builder_config())
-        if serialized is None:
-            return {"ok": False, "detail": "build_serialized_network returned None"}
-        if trt.Runtime(logger).deserialize_cuda_engine(bytes(serialized)) is None:
-            return {"ok": False, "detail": "the engine it built does not load"}
-        return {"ok": True, "detail": "built and loaded a one-layer engine"}
-    except Exception as exc:  # noqa: BLE001 - reported, see the module docstring
-        return {"ok": False, "detail": _first_line(exc)}
-
-
-def tensorrt_info(*, cuda: bool, probe: bool = True) -> dict[str, Any]:
-    """TensorRT's version and whether it builds an engine here (needs ``cuda``: torch sees a GPU)."""
-    from srkd.export.runners.ort import installed_trt_version
-
-    try:
-        import tensorrt as trt
-    except ImportError as exc:
-        wheel = installed_trt_version()
-        why = (f"the tensorrt {wheel} wheel is installed but does not import ({_first_line(exc)})" if wheel else
-               "not installed (README, 'On a GPU': pip install 'srkd[test,gpu]')")
-        return {"installed": False, "version": wheel, "why": why}
-    info: dict[str, Any] = {"installed": True, "version": str(trt.__version__)}
-    if not cuda:
-        info["engine"] = {"ok": False, "detail": "no CUDA GPU visible to torch"}
-    elif probe:
-        info["engine"] = _one_layer_engine(trt)
-    else:
-        info["engine"] = {"ok": None, "detail": "not tried"}
-    return info
-
-
-def openvino_info() -> dict[str, Any]:
-    """OpenVINO's version, devices and CPU capabilities."""
-    try:
-        import openvino as ov
-    except ImportError:
-        return {"installed": False, "why": "not installed (pip install 'srkd[openvino]')"}
-    try:
-        core = ov.Core()
-        devices = list(core.available_devices)
-        caps = [str(c) for c in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")] if "CPU" in devices else []
-    except Exception as exc:  # noqa: BLE001 - reported, see the module docstring
-        return {"installed": True, "version": ov.__version__ if hasattr(ov, "__version__") else None, "devices": [],
-                "why": _first_line(exc)}
-    return {"installed": True, "version": str(ov.get_version()), "devices": devices, "cpu_capabilities": caps}
+def onnxruntime_lines(o: dict[str, Any]) -> list[str]:
+    """The text report of ``onnxruntime_info()``."""
+    if not o["installed"]:
+        return [f"ONNX Runtime: {o['why']}"]
+    lines = [f"ONNX Runtime {o['version']} ({', '.join(o['distributions']) or 'wheel unknown'}): providers "
+             f"{', '.join(o['providers'])}"]
+    if o["accelerators"]:
+        lines.append(f"  accelerator providers: {', '.join(o['accelerators'])}")
+    for key, label in (("cuda", "CUDA"), ("tensorrt", "TensorRT")):
+        state = {True: "yes", False: "no", None: "listed"}[o[key]["ok"]]
+        lines.append(f"  {label} provider: {state}: {o[key]['detail']}")
+    if o.get("tensorrt_library"):
+        lines.append(f"  its TensorRT provider links {o['tensorrt_library']}")
+    return lines

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from srkd.backends.runner import Runner
 from srkd.errors import BackendUnavailableError, ConfigError
-from srkd.export.runners.base import Runner
 from srkd.models.spec import ModelSpec
 
 PRECISIONS = ("fp32", "bf16", "int8")
@@ -96,6 +96,11 @@ class OpenVinoRunner(Runner):
             info["inference_precision"] = self.runs_in()
             info["threads"] = int(self.compiled.get_property("INFERENCE_NUM_THREADS"))
         return info
+
+    def thread_info(self) -> dict[str, int]:
+        from srkd.host import physical_cores
+
+        return {"threads": self.toolchain().get("threads") or physical_cores()}
 
     def infer_impl(self, batch: np.ndarray) -> np.ndarray:
         self.request.infer({0: batch})

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from srkd.backends.runner import Runner
 from srkd.device import exact_fp32
-from srkd.export.runners.base import Runner
 from srkd.models.spec import ModelSpec
 
 

@@ -1,4 +1,4 @@
-"""ONNX -> OpenVINO IR (``.xml`` graph + ``.bin`` weights), weights kept in fp32.
+"""ONNX -> OpenVINO IR (``.xml`` graph + ``.bin`` weights), weights kept in fp32, and the IR artifacts.
 
 The IR keeps the ONNX's dynamic batch/height/width and its ``srkd`` metadata (under
 ``rt_info/srkd``). A QDQ int8 ONNX converts to an IR whose FakeQuantize nodes the CPU plugin runs
@@ -8,12 +8,16 @@ The converter's usage telemetry is switched off (see ``_no_telemetry``).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
-from srkd.export.runners.openvino import require_openvino
+from srkd.backends.openvino.runner import require_openvino
+
+if TYPE_CHECKING:
+    from srkd.export.context import BuildContext, Made
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +55,23 @@ def convert_to_ir(onnx_path: str | os.PathLike, xml_path: str | os.PathLike, *, 
             "input_shape": str(shape), "dynamic": shape.is_dynamic}
     log.info("%s: OpenVINO IR from %s (input %s)", xml_path, onnx_path, shape)
     return info
+
+
+def make_ir(ctx: BuildContext, *, source: str, xml: str, precision: str) -> Made | None:
+    """The IR ``xml`` converted from ``source`` (once per file) and run in ``precision``; None, recorded in
+    ``ctx.skipped``, for bf16 on a CPU without bf16 units."""
+    from srkd.backends.onnxruntime import ONNX_FILE
+    from srkd.backends.openvino import runner as ov_runtime
+    from srkd.bundle.manifest import Skipped
+    from srkd.export.context import Made
+
+    conversion = ctx.once(("openvino", xml), lambda: convert_to_ir(ctx.path(source), ctx.path(xml),
+                                                                    metadata=json.dumps(ctx.meta)))
+    if precision == "bf16" and not ov_runtime.bf16_supported():
+        why = f"this CPU has no bf16 in OpenVINO (capabilities: {', '.join(ov_runtime.cpu_capabilities())})"
+        ctx.skipped.append(Skipped(artifact=f"openvino:bf16 ({xml})", why=why))
+        log.warning("openvino:bf16 not built: %s", why)
+        return None
+    return Made(open=lambda: ov_runtime.OpenVinoRunner(ctx.path(xml), spec=ctx.spec, precision=precision,
+                                                       threads=ctx.opts.threads),
+                io=ctx.made[ONNX_FILE].io, conversion=conversion, companions=(ir_bin(xml).name,))

@@ -47,6 +47,10 @@ class Runner:
         """Versions of what this backend runs on, for the manifest."""
         return {}
 
+    def thread_info(self) -> dict[str, int]:
+        """The CPU threads it computes with, for latency records (``threads``; {}: torch's own count)."""
+        return {}
+
     def activate(self) -> "Runner":
         if not self.active:
             self.activate_impl()

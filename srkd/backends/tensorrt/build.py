@@ -12,11 +12,14 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
+from srkd.backends.tensorrt.info import TrtProfile, check_layer_precisions, require_layer_precisions
 from srkd.errors import BackendUnavailableError, SrkdError
-from srkd.export.trt_info import TrtProfile, check_layer_precisions, require_layer_precisions
 from srkd.fsutil import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from srkd.export.context import BuildContext, Made, Preflight
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +99,39 @@ def build_engine(
     return {"tensorrt": str(trt.__version__), "compute_capability": list(capability), "opt_level": int(opt_level),
             "profile": profile.to_dict(), "timing_cache": str(cache_path) if cache_path else None,
             "strongly_typed": True, "layer_check": report.to_dict()}
+
+
+def check_request(request: Preflight) -> None:
+    """Refuse, in one line and before any work, a profile (``--trt-profile`` sides, ``--trt-batch``) that
+    the export's parity images or timed sizes fall outside; then say what is missing (TensorRT, a GPU)."""
+    from srkd.backends.tensorrt.info import check_profile_admits, profile_shapes
+
+    opts, spec = request.opts, request.spec
+    req, step = spec.size_req, spec.scale * spec.size_req.multiple_of
+    lr = [((h - h % step) // spec.scale, (w - w % step) // spec.scale) for h, w in (img.shape[:2] for img in request.hr_images)]
+    profile = profile_shapes(req, channels=spec.in_channels, sides=opts.trt_sides, batch=opts.trt_batch)
+    check_profile_admits(profile, size_req=req, lr_shapes=lr, sizes=opts.latency_sizes)
+    require_tensorrt()
+
+
+def make_engine(ctx: BuildContext, *, source: str, precision: str) -> Made:
+    """The engine of ``precision`` built from the bundle's ``source`` ONNX for this GPU (int8 keeps the
+    nodes the int8 ONNX left in fp32)."""
+    from srkd.backends.onnxruntime import INT8_FILE
+    from srkd.backends.tensorrt.info import engine_name, profile_shapes
+    from srkd.backends.tensorrt.runner import TrtRunner
+    from srkd.bundle.records import Engine
+    from srkd.export.context import Made
+    from srkd.export.onnx import INPUT_NAME
+
+    trt, capability = require_tensorrt()
+    opts, spec = ctx.opts, ctx.spec
+    profile = profile_shapes(spec.size_req, channels=spec.in_channels, sides=opts.trt_sides, batch=opts.trt_batch)
+    name = engine_name(precision, capability=capability, trt_version=str(trt.__version__))
+    int8 = ctx.made.get(INT8_FILE)
+    keep = list(int8.quantization.fp32_nodes) if precision == "int8" and int8 and int8.quantization else []
+    info = build_engine(ctx.path(source), ctx.path(name), precision=precision, profile=profile, input_name=INPUT_NAME,
+                        opt_level=opts.trt_opt_level, timing_cache=opts.trt_timing_cache, allow_fp32=keep)
+    built_with = {k: info[k] for k in ("tensorrt", "compute_capability")}
+    return Made(file=name, open=lambda: TrtRunner(ctx.path(name), spec=spec, precision=precision, built_with=built_with),
+                toolchain=built_with, engine=Engine.from_dict({"source": source, **info}))

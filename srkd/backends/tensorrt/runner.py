@@ -10,22 +10,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
+from srkd.backends.runner import Runner
 from srkd.errors import BackendUnavailableError, SrkdError
-from srkd.export.runners.base import Runner
 from srkd.models.spec import ModelSpec
 
 
 class TrtRunner(Runner):
     backend = "tensorrt"
 
-    def __init__(self, path: str | os.PathLike, *, spec: ModelSpec, precision: str, entry: dict[str, Any],
+    def __init__(self, path: str | os.PathLike, *, spec: ModelSpec, precision: str, built_with: Mapping[str, Any],
                  device: Any = None, rebuild: str = "srkd export STUDENT --out BUNDLE --trt PRECISION --overwrite") -> None:
+        """``built_with``: the TensorRT version and compute capability the engine was built with (its
+        manifest toolchain); activation refuses another GPU architecture or TensorRT version."""
         super().__init__(spec=spec, precision=precision)
-        self.path, self.entry, self.rebuild = Path(path), entry, rebuild
+        self.path, self.built_with, self.rebuild = Path(path), built_with, rebuild
         self.engine = self.context = self.stream = None
         self.gpu_index = _index(device)
         self.device = f"cuda:{self.gpu_index}" if self.gpu_index is not None else "cuda"
@@ -33,13 +35,14 @@ class TrtRunner(Runner):
     def activate_impl(self) -> None:
         import torch
 
-        from srkd.export.tensorrt import require_tensorrt
-        from srkd.export.trt_info import check_engine_compat
+        from srkd.backends.tensorrt import build
+        from srkd.backends.tensorrt.info import check_engine_compat
 
-        trt, capability = require_tensorrt(what="a TensorRT engine")  # capability of the current GPU
+        trt, capability = build.require_tensorrt(what="a TensorRT engine")  # capability of the current GPU
         if self.gpu_index is not None:
             capability = tuple(torch.cuda.get_device_capability(self.gpu_index))
-        check_engine_compat(self.entry, trt_version=str(trt.__version__), capability=capability, rebuild=self.rebuild)
+        check_engine_compat(file=self.path.name, toolchain=self.built_with, trt_version=str(trt.__version__),
+                            capability=capability, rebuild=self.rebuild)
         if self.gpu_index is None:
             self.gpu_index = torch.cuda.current_device()
         self.device = f"cuda:{self.gpu_index}"

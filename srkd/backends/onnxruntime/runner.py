@@ -25,8 +25,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from srkd.backends.runner import Runner
 from srkd.errors import BackendUnavailableError, ConfigError
-from srkd.export.runners.base import Runner
 from srkd.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def execution_providers(
         return [cpu]
     if kind == "cuda":
         return [cuda, cpu]
-    from srkd.export.trt_info import profile_shapes
+    from srkd.backends.tensorrt.info import profile_shapes
     from srkd.models.spec import SizeReq
 
     profile = profile_shapes(spec.size_req if spec else SizeReq(), channels=spec.in_channels if spec else 3)
@@ -228,6 +228,12 @@ class OrtRunner(Runner):
 
         return {"onnxruntime": ort.__version__, "providers": self.session.get_providers() if self.session else [],
                 "device": str(self.device)}
+
+    def thread_info(self) -> dict[str, int]:
+        from srkd.host import physical_cores
+
+        threads = self.threads or physical_cores()  # ONNX Runtime's default: one per physical core
+        return {"ort_threads": threads, "threads": threads}
 
     def infer_impl(self, batch: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: batch})[0]

@@ -5,7 +5,7 @@
 shuffles and additions are not counted). ``measure_peaks(threads=)`` times a large matmul and a
 64 -> 64 3x3 convolution in fp32 and bf16 with ``threads`` torch threads::
 
-    from srkd.export.flops import conv_flops, measure_peaks
+    from flops import conv_flops, measure_peaks
 
     flops = conv_flops(model, height=256, width=256)
     peaks = measure_peaks(threads=4)  # {"matmul_fp32": GFLOP/s, ..., "conv3x3_bf16": GFLOP/s}
