@@ -22,6 +22,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import statistics
@@ -32,6 +33,7 @@ from pathlib import Path
 
 from srkd.distill.config import DistillConfig, parse_value
 from srkd.distill.resume import RESUME_FILE
+from srkd.distill.runlog import read_jsonl
 from srkd.distill.trainer import Trainer
 from srkd.evaluate import evaluate
 from srkd.models.checkpoint import load_model
@@ -89,15 +91,7 @@ def parse_spec(text: str) -> tuple[str, tuple[tuple[str, object], ...]]:
 
 def read_results(path: Path) -> list[dict]:
     """Every record of the results file; a torn last line (a kill mid-append) is ignored."""
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
+    return read_jsonl(path)
 
 
 def append_result(path: Path, record: dict) -> None:
@@ -268,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                   "teacher": run.teacher, "teacher_name": Path(run.teacher).name if run.teacher else None,
                   "student": run.student, "seed": run.seed, "steps": run.steps, "batch": run.batch, "patch": run.patch,
                   "precision": run.precision, "threads": run.threads, "tag": run.tag, "commit": commit,
-                  "sec_per_step": logged_sec_per_step(folder) if sps != sps else round(sps, 4),
+                  "sec_per_step": logged_sec_per_step(folder) if math.isnan(sps) else round(sps, 4),
                   "wall_s": round(time.time() - t0, 1), "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
                   **score(folder, bench=args.bench)}
         append_result(args.results, record)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -160,7 +161,7 @@ def _run_local(inputs, *, model, out, backend, device, precision, tile, tile_ove
                                        "outscale": options.image.outscale, "alpha": options.image.alpha,
                                        "shard": list(shard_ix) if shard_ix else None, "threads": threads},
                              removed=[str(p) for p in removed])
-        stderr = click.get_text_stream("stderr")
+        stderr = sys.stderr
         with tqdm(total=len(plan.jobs), desc="upscale", unit="img", disable=True if no_progress else None,
                   leave=False) as bar:
             def progress(result) -> None:

@@ -32,15 +32,7 @@ class RunLog:
         log.info("resumed %s at step %d", self.path.parent, resumed_at)
 
     def records(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        out = []
-        for line in self.path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:  # a line cut by a kill
-                continue
-        return out
+        return read_jsonl(self.path)
 
     def truncate_after(self, step: int) -> None:
         """Drop records past ``step`` (written after the checkpoint a resume starts from)."""
@@ -85,3 +77,16 @@ def write_summary(path: str | os.PathLike, result: TrainResult, *, precision_rea
     summary = {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(result).items()}
     summary["precision_reason"] = precision_reason
     atomic_write_text(path, json.dumps(summary, indent=2))
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Every record of a JSON-lines file (none if it is absent); a line cut by a kill mid-append is skipped."""
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
