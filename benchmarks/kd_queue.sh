@@ -15,18 +15,18 @@ common=(--data "$SHARED/data/train" --bench "$SHARED/data/bench" --steps 2000 --
 rfdn=(--teacher "$SHARED/weights/RFDN_x4.pth")
 # 1. the main table: 3 seeds x 4 methods
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag main --seeds 0 1 2
-# 2. what padding the zoom-out samples costs, on a teacher that needs none (the shipped EDSR 64x16)
-$PY -u benchmarks/kd_methods.py "${common[@]}" --teacher edsr-x4 --tag padding --seeds 0 \
-    --methods kd augkd augkd:zoom_out_pad_to=15
-# 3. the MiPKD ablation (seed 0; the default mipkd row is the main table's)
-$PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag ablation --seeds 0 \
-    --methods mipkd:mask_ratio=0.25 mipkd:mask_ratio=0.75 mipkd:mask_mode=adaptive mipkd:stages=2 mipkd:lambda_block=0
-# 4. section 3, cheapest first (seed 0): the loss weights the gradient-norm log points at, and each
+# 2. section 3, cheapest first (seed 0): the loss weights the gradient-norm log points at, and each
 #    auxiliary term switched off (benchmarks/kd_terms.py: augkd's teacher term is 13 % of the student's
 #    gradient at lambda_pix=5; mipkd's feature term 56 %, its block term 0 %)
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag terms --seeds 0 \
     --methods augkd:lambda_pix=1 augkd:zoom_out=false augkd:n_zoom_in=0 augkd:two_step=true \
     mipkd:lambda_feat=0.1 mipkd:lambda_block=1
+# 3. what padding the zoom-out samples costs, on a teacher that needs none (the shipped EDSR 64x16)
+$PY -u benchmarks/kd_methods.py "${common[@]}" --teacher edsr-x4 --tag padding --seeds 0 \
+    --methods kd augkd augkd:zoom_out_pad_to=15
+# 4. the MiPKD ablation (seed 0; the default mipkd row is the main table's)
+$PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag ablation --seeds 0 \
+    --methods mipkd:mask_ratio=0.25 mipkd:mask_ratio=0.75 mipkd:mask_mode=adaptive mipkd:stages=2 mipkd:lambda_block=0
 # 5. the step budget: one seed at 8,000 steps
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag budget --seeds 0 --steps 8000 \
     --methods kd augkd mipkd
