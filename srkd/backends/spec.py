@@ -105,7 +105,9 @@ class Backend:
     work, when the export asked of it cannot be done here (BackendUnavailableError when what it builds
     with is missing, ConfigError for options its artifacts cannot honour). ``versions()``: toolchain versions
     recorded with each of its artifacts. ``suffixes``/``open_file``: bare files it opens outside a bundle.
-    ``doctor``: what ``srkd doctor`` reports about it.
+    ``doctor``: what ``srkd doctor`` reports about it. ``timed_sides(options)``: the LR sides its
+    fixed-shape artifacts take (LiteRT); export times every artifact at them too, so ``--backend auto``
+    compares at a size they all ran.
     """
 
     name: str
@@ -121,6 +123,7 @@ class Backend:
     suffixes: tuple[str, ...] = ()
     open_file: Callable[[Path, torch.device, int | None], Runner] | None = None
     doctor: Diagnosis | None = None
+    timed_sides: Callable[[ExportOptions], tuple[int, ...]] | None = None
 
     @property
     def precisions(self) -> tuple[str, ...]:
