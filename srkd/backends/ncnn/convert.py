@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +75,8 @@ def convert_to_ncnn(model: nn.Module, spec: ModelSpec, param: str | os.PathLike,
     with tempfile.TemporaryDirectory(prefix="srkd-pnnx-") as tmp:
         work = Path(tmp)
         example = torch.rand(1, spec.in_channels, h1, w1, generator=torch.Generator().manual_seed(0))
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)  # the shape arithmetic pnnx re-derives
             torch.jit.trace(model.eval(), example, check_trace=False).save(str(work / "model.pt"))
         outputs = {k: str(work / v) for k, v in (("pnnxparam", "m.pnnx.param"), ("pnnxbin", "m.pnnx.bin"),
                                                   ("pnnxpy", "m_pnnx.py"), ("pnnxonnx", "m.pnnx.onnx"),
