@@ -38,6 +38,9 @@ STUDENTS = {
     "imdn": {"scale": 2, "n_feats": 12, "n_blocks": 2},
     "rfdn": {"scale": 3, "n_feats": 16, "n_blocks": 2},
     "rcan": {"scale": 2, "n_feats": 16, "n_resgroups": 1, "n_resblocks": 2, "reduction": 4},
+    # fixed shapes let SwinIR's window partition convert too (pnnx's dynamic graph cannot: see test_ncnn.py)
+    "swinir": {"scale": 2, "embed_dim": 12, "depths": (1,), "num_heads": (2,), "window_size": 8, "num_feat": 8,
+               "upsampler": "pixelshuffledirect"},
 }
 
 
