@@ -27,7 +27,7 @@ from srkd.fsutil import atomic_save
 if TYPE_CHECKING:
     from torch import nn
 
-    from srkd.export.context import BuildContext, Made
+    from srkd.export.context import BuildContext, Made, Preflight
     from srkd.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,14 @@ def require_converter() -> Any:
         raise BackendUnavailableError(f"LiteRT conversion needs litert-torch, which is not installed ({CONVERT_INSTALL})") \
             from None
     return litert_torch
+
+
+def preflight(request: Preflight) -> None:
+    """Refuse ``srkd export --litert`` before any work when the interpreter or the converter is missing."""
+    from srkd.backends.litert.runner import require_litert
+
+    require_litert()
+    require_converter()
 
 
 def _version(name: str) -> str:

@@ -16,6 +16,7 @@ import numpy as np
 
 from srkd.backends.probe import captured_stderr
 from srkd.backends.runner import Runner
+from srkd.backends.spec import OpenRequest, open_on_cpu
 from srkd.errors import BackendUnavailableError, CheckpointError, ConfigError
 from srkd.models.spec import ModelSpec
 
@@ -38,6 +39,11 @@ def litert_version() -> str:
     from importlib.metadata import version
 
     return version("ai-edge-litert")
+
+
+def open_request(request: OpenRequest) -> "LiteRtRunner":
+    """The Runner of a bundle's LiteRT artifact (the registry's ``open``)."""
+    return open_on_cpu(request, LiteRtRunner, "LiteRT")
 
 
 class LiteRtRunner(Runner):
@@ -98,18 +104,3 @@ def io_names(path: str | os.PathLike) -> tuple[str, str]:
     interpreter = require_litert()(model_path=str(path))
     return interpreter.get_input_details()[0]["name"], interpreter.get_output_details()[0]["name"]
 
-
-def litert_info() -> dict[str, Any]:
-    """What ``srkd doctor`` says about LiteRT: the interpreter's version and whether the converter is there."""
-    import importlib.util
-
-    try:
-        require_litert()
-    except BackendUnavailableError as exc:
-        return {"installed": False, "why": str(exc)}
-    converter = None
-    if importlib.util.find_spec("litert_torch") is not None:
-        from importlib.metadata import version
-
-        converter = version("litert-torch")
-    return {"installed": True, "version": litert_version(), "converter": converter}

@@ -27,7 +27,7 @@ from srkd.fsutil import atomic_save, atomic_write_text
 if TYPE_CHECKING:
     from torch import nn
 
-    from srkd.export.context import BuildContext, Made
+    from srkd.export.context import BuildContext, Made, Preflight
     from srkd.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,14 @@ def pnnx_binary() -> Path:
     if not path.is_file():
         raise BackendUnavailableError(f"{path}: the pnnx wheel has no executable for this platform")
     return path
+
+
+def preflight(request: Preflight) -> None:
+    """Refuse ``srkd export --ncnn`` before any work when pnnx or ncnn is missing."""
+    from srkd.backends.ncnn.runner import require_ncnn
+
+    pnnx_binary()
+    require_ncnn()
 
 
 def pnnx_version() -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from srkd.backends.probe import first_line
 
 
-def ncnn_info() -> dict[str, Any]:
+def ncnn_info(probe: bool = False) -> dict[str, Any]:
     """ncnn's version, whether pnnx is there, and the Vulkan devices (the probe's C-level lines are logged)."""
     from srkd.backends.ncnn.runner import INSTALL, VULKAN_ENV, vulkan_devices
 

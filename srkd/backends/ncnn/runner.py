@@ -20,6 +20,7 @@ import numpy as np
 from srkd.backends.ncnn.param import INPUT_BLOB, OUTPUT_BLOB
 from srkd.backends.probe import captured_stderr
 from srkd.backends.runner import Runner
+from srkd.backends.spec import OpenRequest, open_on_cpu
 from srkd.errors import BackendUnavailableError, CheckpointError, ConfigError, SrkdError
 from srkd.models.spec import ModelSpec
 
@@ -57,6 +58,11 @@ def vulkan_choice() -> int | None:
     if not value.isdigit():
         raise ConfigError(f"{VULKAN_ENV}={value!r}: expected a Vulkan device index such as 0 (unset: the CPU)")
     return int(value)
+
+
+def open_request(request: OpenRequest) -> "NcnnRunner":
+    """The Runner of a bundle's ncnn artifact (the registry's ``open``)."""
+    return open_on_cpu(request, NcnnRunner, "ncnn")
 
 
 class NcnnRunner(Runner):
