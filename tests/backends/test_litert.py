@@ -181,6 +181,28 @@ def test_a_broken_artifact_is_refused_and_no_bundle_is_written(tmp_path, monkeyp
 
 
 @converts
+def test_an_int8_file_that_fails_parity_is_skipped_with_its_figures(tmp_path, monkeypatch):
+    import srkd.backends.litert.convert as convert
+    from srkd.export.build import export_bundle
+
+    real = convert._recipe
+
+    def two_bits(precision):
+        recipe = real(precision)
+        recipe[0]["op_config"]["weight_tensor_config"]["num_bits"] = 2 if precision == "int8" else 16
+        return recipe
+
+    monkeypatch.setattr(convert, "_recipe", two_bits)
+    save_model(tmp_path / "s.safetensors", _model("edsr"))
+    bundle = export_bundle(tmp_path / "s.safetensors", tmp_path / "bundle", litert=True, int8=True, **FAST)
+    keys = [a.key for a in bundle.artifacts]
+    assert "litert:fp32" in keys and "litert:int8" not in keys and "onnxruntime:int8" in keys
+    [skipped] = bundle.manifest.export.skipped
+    assert skipped.artifact == "litert:int8 (model.int8.tflite)" and "parity failed: litert:int8: PSNR" in skipped.why
+    assert not (bundle.path / "model.int8.tflite").exists()
+
+
+@converts
 def test_a_failed_conversion_is_one_error_naming_the_file(tmp_path):
     from srkd.backends.litert.convert import convert_to_tflite
 

@@ -7,7 +7,8 @@ unknown dims), so the graph is converted at one square LR side (``--litert-size`
 the manifest records (``io.fixed_side``). The interpreter keeps the NCHW input and output (transposes
 sit inside the graph). ``model.fp16.tflite`` stores conv weights in fp16 (float casting, compute in
 fp32); ``model.int8.tflite`` is dynamic-range int8 (int8 weights, activations quantized per call), kept
-only when its PSNR against HR stays within the int8 rule. litert-torch pulls jax, torchao and
+only when its PSNR against HR stays within the int8 rule (else skipped, with the figures, in the manifest's
+``export.skipped``: the bundle's other artifacts do not depend on it). litert-torch pulls jax, torchao and
 transformers, so srkd keeps it in an extra of its own (``srkd[litert-convert]``, its own environment
 in the Makefile); the runtime extra ``srkd[litert]`` is the interpreter alone.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from srkd.backends.probe import captured_stderr
-from srkd.errors import BackendUnavailableError, ConversionError
+from srkd.errors import BackendUnavailableError, ConfigError, ConversionError
 from srkd.fsutil import atomic_save
 
 if TYPE_CHECKING:
@@ -48,9 +49,14 @@ def require_converter() -> Any:
 
 
 def preflight(request: Preflight) -> None:
-    """Refuse ``srkd export --litert`` before any work when the interpreter or the converter is missing."""
+    """Refuse ``srkd export --litert`` before any work when the interpreter or the converter is missing, or when
+    ``--litert-size`` breaks the student's size requirement."""
     from srkd.backends.litert.runner import require_litert
 
+    side, req = request.opts.litert_side, request.spec.size_req
+    if side < req.minimum or side % req.multiple_of:
+        raise ConfigError(f"--litert-size {side}: {request.spec.arch} needs a side of at least {req.minimum} "
+                          f"and a multiple of {req.multiple_of}")
     require_litert()
     require_converter()
 
@@ -118,23 +124,38 @@ def quantize_tflite(source: str | os.PathLike, path: str | os.PathLike, *, preci
             "recipe": recipe}
 
 
-def make_tflite(ctx: BuildContext, *, file: str, precision: str) -> Made:
-    """The LiteRT artifact ``file`` in ``precision`` (fp32 converted once; fp16/int8 quantized from it)."""
+def make_tflite(ctx: BuildContext, *, file: str, precision: str) -> Made | None:
+    """The LiteRT artifact ``file`` in ``precision`` (fp32 converted once; fp16/int8 quantized from it). An int8
+    file whose parity fails is not kept: None, with the figures in ``ctx.skipped`` (int8 only where it holds)."""
     from srkd.backends.litert import TFLITE_FILE
     from srkd.backends.litert.runner import LiteRtRunner, io_names
     from srkd.backends.onnxruntime import ONNX_FILE
+    from srkd.bundle.manifest import Skipped
     from srkd.export.context import Made
+    from srkd.export.parity import check_parity
 
     side = ctx.opts.litert_side
     conversion = ctx.once(("litert", TFLITE_FILE), lambda: convert_to_tflite(ctx.model, ctx.spec, ctx.path(TFLITE_FILE),
                                                                               side=side))
     if precision != "fp32":
         conversion = {**conversion, **quantize_tflite(ctx.path(TFLITE_FILE), ctx.path(file), precision=precision)}
+
+    def runner() -> LiteRtRunner:
+        return LiteRtRunner(ctx.path(file), spec=ctx.spec, precision=precision, threads=ctx.opts.threads)
+
+    parity = None
+    if precision == "int8":
+        with runner() as candidate:
+            parity = check_parity(candidate, ctx.reference, images=ctx.hr_images, scale=ctx.spec.scale)
+        if not parity.passed:
+            ctx.path(file).unlink()
+            ctx.skipped.append(Skipped(artifact=f"litert:int8 ({file})", why=f"parity failed: {parity.summary()}"))
+            log.warning("litert:int8 not kept: %s", parity.summary())
+            return None
     onnx_io = ctx.made[ONNX_FILE].io
     c_in, c_out, scale = ctx.spec.in_channels, ctx.spec.out_channels, ctx.spec.scale
     name_in, name_out = io_names(ctx.path(file))
     io = {"input": {**onnx_io["input"], "name": name_in, "dims": [1, c_in, side, side]},
           "output": {**onnx_io["output"], "name": name_out, "dims": [1, c_out, side * scale, side * scale]},
           "fixed_side": side}
-    return Made(open=lambda: LiteRtRunner(ctx.path(file), spec=ctx.spec, precision=precision, threads=ctx.opts.threads),
-                io=io, conversion=conversion)
+    return Made(open=runner, io=io, conversion=conversion, parity=parity)
