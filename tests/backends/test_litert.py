@@ -79,6 +79,13 @@ def test_missing_extras_are_one_line_naming_them(tmp_path, monkeypatch):
         require_litert()
 
 
+def test_a_side_the_student_cannot_take_is_refused_before_any_work(tmp_path):
+    save_model(tmp_path / "s.safetensors", build_model("swinir", STUDENTS["swinir"]))  # sides: multiples of 8
+    done = run_srkd("export", tmp_path / "s.safetensors", "--out", tmp_path / "b", "--litert", "--litert-size", "36")
+    assert done.returncode == 1 and not (tmp_path / "b").exists()
+    assert done.stderr.strip() == "srkd: error: --litert-size 36: swinir needs a side of at least 1 and a multiple of 8"
+
+
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     from srkd.export.build import export_bundle
