@@ -9,13 +9,18 @@ SPANDREL_VENV ?= .venv-spandrel
 SBIN := $(SPANDREL_VENV)/bin
 SPANDREL_TORCH := torch==2.14.1 torchvision==0.29.1
 
+# The LiteRT converter (litert-torch) pulls jax, torchao and transformers and needs an older typing-extensions
+# than the main environment pins, so `srkd export --litert` and the tests marked `litert` get a third environment.
+LITERT_VENV ?= .venv-litert
+LBIN := $(LITERT_VENV)/bin
+
 # NVIDIA GPU machines (experimental): a CUDA 13 torch, then '.[test,gpu]' (never '.[dev]': it brings the CPU
 # onnxruntime, which overwrites onnxruntime-gpu's CUDA provider). `make gpu-smoke` runs the GPU smoke script.
 GPU_VENV ?= .venv-gpu
 GBIN := $(GPU_VENV)/bin
 GPU_TORCH_INDEX ?= https://download.pytorch.org/whl/cu130
 
-.PHONY: install install-spandrel install-gpu demo test test-fast test-spandrel gpu-smoke clean
+.PHONY: install install-spandrel install-litert install-gpu demo test test-fast test-spandrel test-litert gpu-smoke clean
 
 $(BIN)/srkd: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -31,6 +36,14 @@ $(SBIN)/srkd: pyproject.toml constraints.txt
 	grep -v '^torch==' constraints.txt > $(SPANDREL_VENV)/constraints.txt
 	$(SBIN)/pip install -q -c $(SPANDREL_VENV)/constraints.txt -e '.[dev,spandrel]'
 	touch $(SBIN)/srkd
+
+$(LBIN)/srkd: pyproject.toml constraints.txt
+	$(PY) -m venv $(LITERT_VENV)
+	$(LBIN)/pip install -q --upgrade pip
+	$(LBIN)/pip install -q $(TORCH_PIN)
+	grep -vE '^(torch|typing_extensions)==' constraints.txt > $(LITERT_VENV)/constraints.txt
+	$(LBIN)/pip install -q -c $(LITERT_VENV)/constraints.txt $(TORCH_PIN) -e '.[dev,litert-convert]'
+	touch $(LBIN)/srkd
 
 $(GBIN)/srkd: pyproject.toml constraints.txt
 	$(PY) -m venv $(GPU_VENV)
@@ -49,12 +62,15 @@ gpu-smoke: install-gpu
 
 install-spandrel: $(SBIN)/srkd
 
+install-litert: $(LBIN)/srkd
+
 demo: install
 	$(BIN)/srkd demo
 
-# the spandrel-marked tests first (in their own environment), then the whole suite
-test: install install-spandrel
+# the spandrel- and litert-marked tests first (each in its own environment), then the whole suite
+test: install install-spandrel install-litert
 	$(SBIN)/python -m pytest -q -m spandrel
+	$(LBIN)/python -m pytest -q -m litert
 	$(BIN)/python -m pytest -q
 
 test-fast: install
@@ -63,5 +79,8 @@ test-fast: install
 test-spandrel: install-spandrel
 	$(SBIN)/python -m pytest -q -m spandrel
 
+test-litert: install-litert
+	$(LBIN)/python -m pytest -q -m litert
+
 clean:
-	rm -rf $(VENV) $(SPANDREL_VENV) $(GPU_VENV) *.egg-info .pytest_cache demo_out
+	rm -rf $(VENV) $(SPANDREL_VENV) $(LITERT_VENV) $(GPU_VENV) *.egg-info .pytest_cache demo_out

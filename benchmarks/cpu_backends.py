@@ -1,8 +1,10 @@
 """Every CPU backend of one student in one run: speed, fidelity and share of the machine's peak.
 
 Rows: torch fp32 (NCHW), torch fp32 channels_last, torch bf16, ORT fp32, ORT int8, OpenVINO fp32,
-OpenVINO bf16, OpenVINO int8, all from one bundle (``--bundle`` reuses one that has a manifest,
-else one is exported with every CPU artifact). Per LR size: p50 ms, output MP/s, PSNR against the
+OpenVINO bf16, OpenVINO int8, ncnn fp32 and fp16 (fp16 storage), LiteRT fp32, fp16 and int8, all from
+one bundle (``--bundle`` reuses one that has a manifest, else one is exported with every CPU artifact;
+LiteRT needs the converter, so run it with ``.venv-litert/bin/python``). LiteRT's graph takes one side
+(``--litert-size``): its rows are timed at that size only, and shown as ``fixed N px`` at the others. Per LR size: p50 ms, output MP/s, PSNR against the
 torch fp32 output, achieved GFLOP/s (convolution FLOPs / p50) and its share of the bf16 and fp32
 3x3-conv peaks, which are measured first in the same run with the same threads. Then the
 artifact ``--backend auto`` picks against the fastest row at the largest size.
@@ -47,7 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flops import PEAK_KEYS, conv_flops, measure_peaks  # noqa: E402
 
 ROWS = [("torch", "fp32"), ("torch", "fp32 channels_last"), ("torch", "bf16"), ("onnxruntime", "fp32"),
-        ("onnxruntime", "int8"), ("openvino", "fp32"), ("openvino", "bf16"), ("openvino", "int8")]
+        ("onnxruntime", "int8"), ("openvino", "fp32"), ("openvino", "bf16"), ("openvino", "int8"),
+        ("ncnn", "fp32"), ("ncnn", "fp16"), ("litert", "fp32"), ("litert", "fp16"), ("litert", "int8")]
 REFERENCE = "torch:fp32"
 
 
@@ -106,6 +109,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--per-call", action="store_true", help="interleave call by call instead of row by row")
     ap.add_argument("--peak-seconds", type=float, default=1.0, help="time spent on each peak measurement")
     ap.add_argument("--upscale-dir", default=None, help="also time `srkd upscale` on this folder: auto vs ORT fp32")
+    ap.add_argument("--litert-size", type=int, default=128, help="the LR side of the LiteRT graph (timed there only)")
     return ap.parse_args()
 
 
@@ -114,9 +118,13 @@ def get_bundle(args: argparse.Namespace, tmp: Path, sizes: list[int]) -> Bundle:
         print(f"bundle: reusing {args.bundle}")
         return load_bundle(args.bundle)
     out = Path(args.bundle) if args.bundle else tmp / "bundle"
-    print(f"bundle: exporting {args.student} -> {out} (int8, bf16, openvino)")
-    return export_bundle(args.student, out, int8=True, bf16=True, openvino=True, latency_sizes=sizes,
-                         latency_runs=args.runs, threads=args.threads, overwrite=True)
+    import importlib.util
+
+    litert = importlib.util.find_spec("litert_torch") is not None
+    print(f"bundle: exporting {args.student} -> {out} (int8, bf16, openvino, ncnn{', litert' if litert else ''})")
+    return export_bundle(args.student, out, int8=True, bf16=True, openvino=True, ncnn=True, litert=litert,
+                         litert_side=args.litert_size, latency_sizes=sizes, latency_runs=args.runs,
+                         threads=args.threads, overwrite=True)
 
 
 def make_runners(bundle: Bundle, threads: int) -> tuple[dict[str, Runner], dict[str, str]]:
@@ -162,7 +170,8 @@ def time_size(runners: dict[str, Runner], x: np.ndarray, *, runs: int, warmup: i
     """p50 ms and the output per row. Rows go one after another (order rotated by ``shift``), each with
     its ``runs`` calls back to back as in real use; ``per_call``: one call of each row in turn instead."""
     settle_allocator()
-    labels = list(runners)
+    side = x.shape[-1]
+    labels = [label for label, r in runners.items() if r.fixed_side in (None, side)]  # fixed: its side only
     order = [labels[(i + shift) % len(labels)] for i in range(len(labels))]
     outputs = {label: runners[label].infer(x) for label in order}
     times: dict[str, list[float]] = {label: [] for label in order}
@@ -182,7 +191,7 @@ def time_size(runners: dict[str, Runner], x: np.ndarray, *, runs: int, warmup: i
 
 
 def print_table(results: dict[int, dict[str, float]], psnrs: dict[int, dict[str, float]], flops: dict[int, int],
-                peaks: dict[str, float], skipped: dict[str, str], scale: int) -> None:
+                peaks: dict[str, float], skipped: dict[str, str], scale: int, fixed: dict[str, int]) -> None:
     print("\n| size | backend:precision | p50 ms | MP/s | PSNR vs fp32 | GFLOP/s | % of bf16 conv peak | % of fp32 conv peak |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for size, p50s in results.items():
@@ -190,6 +199,9 @@ def print_table(results: dict[int, dict[str, float]], psnrs: dict[int, dict[str,
             label = f"{backend}:{precision}"
             if label in skipped:
                 print(f"| {size} | {label} | skipped | | | | | |")
+                continue
+            if label not in p50s:
+                print(f"| {size} | {label} | fixed {fixed.get(label)} px | | | | | |")
                 continue
             ms, db = p50s[label], psnrs[size][label]
             mps = (scale * size) ** 2 / 1e6 / (ms / 1e3)
@@ -289,17 +301,20 @@ def main() -> None:
         print(f"\n{spec.arch} x{spec.scale}, {flops[sizes[-1]] / 1e9:.2f} GFLOP at {sizes[-1]}px; threads {args.threads}; "
               f"p50 of {args.runs} runs ({'interleaved call by call' if args.per_call else 'back to back per row'}), "
               f"best of {args.rounds} round(s)")
-        print_table(results, psnrs, flops, peaks, skipped, spec.scale)
+        fixed = {label: r.fixed_side for label, r in runners.items() if r.fixed_side is not None}
+        print_table(results, psnrs, flops, peaks, skipped, spec.scale, fixed)
         big = sizes[-1]
         for label, peak_key in (("openvino:int8", "conv3x3_openvino_int8"), ("openvino:bf16", "conv3x3_openvino_bf16")):
             if label in results[big] and peak_key in runtime:
                 gflops = flops[big] / (results[big][label] / 1e3) / 1e9
                 print(f"{label} at {big}px: {gflops:.1f} GFLOP/s = {100 * gflops / runtime[peak_key]:.1f} % of OpenVINO's "
                       f"own conv stack in that precision ({runtime[peak_key]:.1f})")
-        auto_ms = report_auto(bundle, results[sizes[-1]], sizes[-1])
+        common = [s for s in sizes if all(label in results[s] for label in runners)]
+        at = max(common) if common else sizes[-1]  # srkd's auto compares at the largest size all rows ran
+        auto_ms = report_auto(bundle, results[at], at)
         report_int8(bundle)
         if args.upscale_dir:
-            ort = results[sizes[-1]].get("onnxruntime:fp32")
+            ort = results[at].get("onnxruntime:fp32")
             compare_upscale(args, bundle, tmp, ort / auto_ms if ort and auto_ms else None)
 
 

@@ -42,6 +42,10 @@ class ParityError(SrkdError):
     """An exported artifact does not reproduce the PyTorch fp32 output closely enough."""
 
 
+class ConversionError(SrkdError):
+    """A converter (pnnx, litert-torch) failed on a model or produced a graph its runtime cannot run."""
+
+
 class TrainingError(SrkdError):
     """Training cannot continue (NaN loss, incompatible resume, ...)."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from srkd.backends import onnxruntime, openvino, pytorch, tensorrt
+from srkd.backends import litert, ncnn, onnxruntime, openvino, pytorch, tensorrt
 from srkd.backends.spec import Backend, CanRun
 from srkd.registry import Registry
 
@@ -27,6 +27,8 @@ register(pytorch.BACKEND)
 register(onnxruntime.BACKEND)
 register(openvino.BACKEND)
 register(tensorrt.BACKEND)
+register(ncnn.BACKEND)
+register(litert.BACKEND)
 
 
 def backend_names() -> list[str]:

@@ -5,13 +5,14 @@ input checks, warm-up, timing and the context-manager protocol.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
 import numpy as np
 
 from srkd.errors import SrkdError
-from srkd.models.spec import ModelSpec
+from srkd.models.spec import ModelSpec, SizeReq
 
 
 class Runner:
@@ -19,6 +20,8 @@ class Runner:
 
     backend = "abstract"
     device: Any = "cpu"  # where the backend computes: "cpu", "cuda:N" (TorchRunner: a torch.device)
+    # the one square LR side a fixed-shape artifact takes (LiteRT), known once active; None: any legal size
+    fixed_side: int | None = None
 
     def __init__(self, *, spec: ModelSpec, precision: str = "fp32") -> None:
         self.spec = spec
@@ -68,6 +71,12 @@ class Runner:
     def __exit__(self, *exc: object) -> None:
         self.deactivate()
 
+    @property
+    def size_req(self) -> SizeReq:
+        """The model's size requirement, with a fixed side as the minimum (what tiles are padded to)."""
+        req = self.spec.size_req
+        return req if self.fixed_side is None else dataclasses.replace(req, minimum=max(req.minimum, self.fixed_side))
+
     def check_input(self, batch: np.ndarray) -> np.ndarray:
         if not isinstance(batch, np.ndarray) or batch.ndim != 4:
             raise SrkdError(f"{self.name}: expected a float32 NCHW array, got {getattr(batch, 'shape', type(batch))}")
@@ -75,6 +84,9 @@ class Runner:
             raise SrkdError(f"{self.name}: expected {self.spec.in_channels} channels, got {batch.shape[1]}")
         req = self.spec.size_req
         h, w = batch.shape[2:]
+        if self.fixed_side is not None and (h, w) != (self.fixed_side, self.fixed_side):
+            raise SrkdError(f"{self.name}: takes {self.fixed_side}x{self.fixed_side} inputs only, got {h}x{w} "
+                            "(srkd upscale and srkd.load tile to that size)")
         if min(h, w) < req.minimum or h % req.multiple_of or w % req.multiple_of:
             raise SrkdError(f"{self.name}: input {h}x{w} breaks the size requirement "
                             f"(minimum {req.minimum}, multiple of {req.multiple_of})")

@@ -9,6 +9,7 @@ the registry costs nothing.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -38,6 +39,38 @@ YES = CanRun(True)
 
 def cannot(why: str) -> CanRun:
     return CanRun(False, why)
+
+
+def lazy(module: str, name: str, **bound: Any) -> Callable[..., Any]:
+    """A function that imports ``module`` when called and calls its ``name`` with ``bound`` keywords added, so
+    a backend's declaration names its heavy parts without importing them."""
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **bound, **kwargs)
+
+    call.__name__ = name
+    return call
+
+
+def cpu_only(label: str, module: str, install: str) -> Callable[[torch.device, str | None], CanRun]:
+    """``can_run`` of a runtime that srkd runs on the CPU only and that imports as ``module``."""
+    def can_run(device: torch.device, precision: str | None) -> CanRun:
+        if device.type != "cpu":
+            return cannot(f"{label} artifacts run on the CPU in srkd, not on {device}")
+        if importlib.util.find_spec(module) is None:
+            return cannot(f"{label} is not installed ({install})")
+        return YES
+
+    return can_run
+
+
+def open_on_cpu(request: OpenRequest, runner: Callable[..., Runner], label: str) -> Runner:
+    """``runner(path, spec, precision, threads)`` for a manifest entry of a CPU-only runtime; BackendUnavailableError
+    naming the file for another device."""
+    from srkd.errors import BackendUnavailableError
+
+    if request.device.type != "cpu":
+        raise BackendUnavailableError(f"{request.path}: {label} artifacts run on the CPU in srkd, not on {request.device}")
+    return runner(request.path, spec=request.spec, precision=request.entry.precision, threads=request.threads)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -105,7 +138,9 @@ class Backend:
     work, when the export asked of it cannot be done here (BackendUnavailableError when what it builds
     with is missing, ConfigError for options its artifacts cannot honour). ``versions()``: toolchain versions
     recorded with each of its artifacts. ``suffixes``/``open_file``: bare files it opens outside a bundle.
-    ``doctor``: what ``srkd doctor`` reports about it.
+    ``doctor``: what ``srkd doctor`` reports about it. ``timed_sides(options)``: the LR sides its
+    fixed-shape artifacts take (LiteRT); export times every artifact at them too, so ``--backend auto``
+    compares at a size they all ran.
     """
 
     name: str
@@ -121,6 +156,7 @@ class Backend:
     suffixes: tuple[str, ...] = ()
     open_file: Callable[[Path, torch.device, int | None], Runner] | None = None
     doctor: Diagnosis | None = None
+    timed_sides: Callable[[ExportOptions], tuple[int, ...]] | None = None
 
     @property
     def precisions(self) -> tuple[str, ...]:

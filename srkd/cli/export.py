@@ -20,6 +20,12 @@ def _stopped(out: Path, *, started: float) -> str:
     return f"export stopped; no bundle was written at {out} (its unfinished files were removed){kept}"
 
 
+def _installed(*modules: str) -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
 def _triple(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int, int] | None:
     if value is None:
         return None
@@ -61,9 +67,17 @@ def _precisions(ctx: click.Context, param: click.Parameter, value: str | None) -
 @click.option("--openvino", is_flag=True,
               help="Add OpenVINO IRs (model.xml: fp32, and bf16 where the CPU has it; model.int8.xml with --int8; "
                    "pip install 'srkd[openvino]').")
+@click.option("--ncnn", is_flag=True,
+              help="Add ncnn .param/.bin pairs (fp32, and fp16 weights) via pnnx, input blob 'data', output 'output': "
+                   "what Real-ESRGAN-ncnn-vulkan and Upscayl load (pip install 'srkd[ncnn]').")
+@click.option("--litert", is_flag=True,
+              help="Add LiteRT model.tflite (fp32) and model.fp16.tflite (fp16 weights), model.int8.tflite with --int8, "
+                   "at one fixed input side (pip install 'srkd[litert-convert]' to convert, 'srkd[litert]' to run).")
+@click.option("--litert-size", type=click.IntRange(8), default=128, show_default=True,
+              help="The LR side the LiteRT graph is converted for (srkd upscale tiles to it).")
 @click.option("--cpu", "cpu_all", is_flag=True,
-              help="Every CPU artifact (--bf16 --int8, plus --openvino when OpenVINO is installed), so that "
-                   "--backend auto can pick the fastest by measurement.")
+              help="Every CPU artifact (--bf16 --int8, plus --openvino, --ncnn and --litert when their converters are "
+                   "installed), so that --backend auto can pick the fastest by measurement.")
 @click.option("--fp16", is_flag=True, help="Add model.fp16.onnx (fp16 weights, fp32 input/output; pip install 'srkd[fp16]').")
 @click.option("--int8", is_flag=True, help="Add model.int8.onnx: static QDQ int8, calibrated on real images.")
 @click.option("--calib", type=click.Path(file_okay=False), default=None,
@@ -95,14 +109,15 @@ def _precisions(ctx: click.Context, param: click.Parameter, value: str | None) -
 @threads_option()
 @click.option("--overwrite", is_flag=True, help="Replace an existing bundle at --out.")
 def command(student: str, out: str, data: str | None, images: int, crop: int, opset: int, dynamo: bool, simplify: bool,
-            bf16: bool, openvino: bool, cpu_all: bool, fp16: bool, int8: bool, calib: str | None,
+            bf16: bool, openvino: bool, ncnn: bool, litert: bool, litert_size: int, cpu_all: bool, fp16: bool, int8: bool, calib: str | None,
             int8_calibration: str | None, int8_images: int | None,
             int8_keep_fp32: str | None, int8_symmetric: bool, int8_remedies: bool, trt: tuple[str, ...],
             trt_profile: tuple[int, int, int] | None, trt_batch: tuple[int, int, int], trt_opt_level: int,
             trt_timing_cache: str | None, with_backends: tuple[str, ...], sizes: tuple[int, ...], runs: int,
             threads: int | None, overwrite: bool) -> None:
     """Make a bundle from STUDENT (a checkpoint file or a shipped model name): student.safetensors,
-    model.onnx (fp32, dynamic batch and size), the artifacts asked for (--bf16, --fp16, --int8, --trt)
+    model.onnx (fp32, dynamic batch and size), the artifacts asked for (--bf16, --fp16, --int8, --openvino,
+    --ncnn, --litert, --trt)
     and manifest.json. Every artifact is parity-checked against the torch fp32 output on real images;
     if one fails, nothing is written and the exit code is 1. Ctrl-C or SIGTERM stops with exit code 130
     and no partial bundle (an existing one at --out stays as it was); what a killed export left
@@ -121,6 +136,8 @@ def command(student: str, out: str, data: str | None, images: int, crop: int, op
     if cpu_all:
         bf16 = int8 = True
         openvino = openvino or bool(cpu_capabilities())
+        ncnn = ncnn or _installed("ncnn", "pnnx")
+        litert = litert or _installed("ai_edge_litert", "litert_torch")
     overrides = {"calibration": int8_calibration, "images": int8_images, "keep_fp32": int8_keep_fp32}
     settings = dataclasses.replace(DEFAULT_INT8, symmetric=int8_symmetric,
                                    **{k: v for k, v in overrides.items() if v is not None})
@@ -131,7 +148,8 @@ def command(student: str, out: str, data: str | None, images: int, crop: int, op
                                threads=threads, simplify=simplify, bf16=bf16, openvino=openvino, fp16=fp16, int8=int8,
                                calib=calib, int8_settings=settings, int8_remedies=int8_remedies, trt=trt,
                                trt_sides=trt_profile, trt_batch=trt_batch, trt_opt_level=trt_opt_level,
-                               trt_timing_cache=trt_timing_cache, with_backends=with_backends)
+                               trt_timing_cache=trt_timing_cache, ncnn=ncnn, litert=litert, litert_side=litert_size,
+                               with_backends=with_backends)
     except KeyboardInterrupt:
         raise Interrupted(_stopped(Path(out), started=started)) from None
     for line in export_summary(bundle):

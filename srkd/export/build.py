@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 def build_into(src: Path, tmp: Path, out: Path, *, data: str | os.PathLike | None, opts: ExportOptions) -> Manifest:
     """Make every artifact of ``opts`` in the folder ``tmp`` from the checkpoint ``src`` and write the manifest."""
     plan = plan_artifacts(opts)
+    opts = _with_timed_sides(opts, plan)
     photos = parity_images(data, limit=opts.images, crop=opts.crop)  # first: a bad --data fails before any work
     ckpt = load_checkpoint(src)  # the one read of the checkpoint
     for backend in dict.fromkeys(backend for backend, _ in plan):  # what cannot be done here, before any work
@@ -65,6 +66,15 @@ def build_into(src: Path, tmp: Path, out: Path, *, data: str | os.PathLike | Non
     )
     write_manifest(tmp, manifest)
     return manifest
+
+
+def _with_timed_sides(opts: ExportOptions, plan: list) -> ExportOptions:
+    """``opts`` with the sides of the planned fixed-shape artifacts added to the latency sizes."""
+    sides = {side for backend in dict.fromkeys(b for b, _ in plan) if backend.timed_sides
+             for side in backend.timed_sides(opts)}
+    if sides <= set(opts.latency_sizes):
+        return opts
+    return dataclasses.replace(opts, latency_sizes=tuple(sorted({*opts.latency_sizes, *sides})))
 
 
 def export_bundle(

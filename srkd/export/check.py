@@ -55,7 +55,8 @@ def check_bundle(
 ) -> list[ArtifactCheck]:
     """Verify hashes, then run parity (against the bundle's torch fp32 student) and latency per artifact.
 
-    Returns one ArtifactCheck per artifact, failures included; ``sizes=()`` skips latency.
+    Returns one ArtifactCheck per artifact, failures included; ``sizes=()`` skips latency (the sides of
+    fixed-shape artifacts are added to the others).
     ``heatmaps``: a folder for one PNG per artifact that differs from the reference (worst image).
     ``skip``: backends not to run (e.g. ``tensorrt`` where there is no GPU), or a mapping backend ->
     why; an artifact that cannot start here (BackendUnavailableError: a missing runtime, an engine
@@ -69,6 +70,8 @@ def check_bundle(
         raise ParityError(f"{bundle.path}: no torch fp32 artifact to compare against (needed as the reference)") from None
     photos = parity_images(data, limit=images, crop=crop)
     hr = [img for _, img in photos]
+    fixed = {int(a.io["fixed_side"]) for a in bundle.artifacts if a.io.get("fixed_side")}
+    sizes = tuple(sorted({*sizes, *fixed})) if sizes else ()  # so --backend auto compares at a size all ran
     results = []
     with bundle.runner(ref_entry, device=device) as reference:
         for entry in bundle.artifacts:

@@ -98,8 +98,9 @@ def measure_latency(
 ) -> LatencyResult:
     """Time ``runs`` calls of the active ``runner`` per square LR size after ``warmup`` untimed calls.
 
-    Sizes are rounded up to the model's size requirement. Timing is the runner's own wall time
-    per ``infer`` call (host-to-host, so GPU copies are included).
+    Sizes are rounded up to the model's size requirement; a fixed-shape runner is timed at its one side
+    instead. Timing is the runner's own wall time per ``infer`` call (host-to-host, so GPU copies are
+    included).
     """
     if runs < 1:
         raise ValueError(f"runs must be >= 1, got {runs}")
@@ -107,6 +108,8 @@ def measure_latency(
     rng = np.random.default_rng(seed)
     scale, channels = runner.spec.scale, runner.spec.in_channels
     rows = []
+    if runner.fixed_side is not None:
+        sizes = [runner.fixed_side]
     for size in sizes:
         side = _fit(int(size), runner)
         x = rng.random((batch, channels, side, side), dtype=np.float32)

@@ -31,6 +31,9 @@ class ExportOptions:
     trt_batch: tuple[int, int, int] = (1, 1, 1)
     trt_opt_level: int = 3
     trt_timing_cache: str | None = None
+    ncnn: bool = False
+    litert: bool = False
+    litert_side: int = 128
     with_backends: tuple[str, ...] = ()
     images: int | None = 3
     crop: int | None = 256
@@ -47,6 +50,8 @@ class ExportOptions:
             raise ConfigError(f"--trt {','.join(bad)}: expected precisions among {', '.join(trt)}")
         if not self.trt and (self.trt_sides or tuple(self.trt_batch) != (1, 1, 1)):
             raise ConfigError("--trt-profile and --trt-batch shape TensorRT engines; they need --trt")
+        if self.litert_side < 8:
+            raise ConfigError(f"--litert-size {self.litert_side}: expected an LR side of at least 8 px")
         for name in self.with_backends:
             backend = BACKENDS.get(name)
             if backend.export_flags:
@@ -79,5 +84,7 @@ class ExportOptions:
             if tuple(self.trt_batch) != (1, 1, 1):
                 flags.append(f"--trt-batch {':'.join(map(str, self.trt_batch))}")
             flags.append(f"--trt-opt-level {self.trt_opt_level}")
+        flags += ["--ncnn"] * self.ncnn + ["--litert"] * self.litert
+        flags += [f"--litert-size {self.litert_side}"] * (self.litert and self.litert_side != 128)
         flags += [f"--with {name}" for name in self.with_backends]
         return flags

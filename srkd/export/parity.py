@@ -130,6 +130,18 @@ def prepare_pair(hr: np.ndarray, *, scale: int, multiple_of: int = 1, minimum: i
     return lr.transpose(2, 0, 1)[None].astype(np.float32) / 255.0, hr
 
 
+def fit_side(lr: np.ndarray, hr: np.ndarray, *, side: int, scale: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    """LR (1xCxhxw) centre-cropped and/or reflect-padded at the bottom/right to ``side`` x ``side`` (a
+    fixed-shape artifact's input), HR cropped to match, and the LR size of the real pixels in it."""
+    h, w = lr.shape[2:]
+    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    lr = lr[:, :, top: top + side, left: left + side]
+    rh, rw = lr.shape[2:]
+    hr = hr[top * scale: (top + rh) * scale, left * scale: (left + rw) * scale]
+    lr = np.pad(lr, ((0, 0), (0, 0), (0, side - rh), (0, side - rw)), mode="reflect" if min(rh, rw) > 1 else "edge")
+    return np.ascontiguousarray(lr), np.ascontiguousarray(hr), (rh, rw)
+
+
 def _to_uint8(out: np.ndarray) -> np.ndarray:
     return (np.clip(np.nan_to_num(out[0], nan=0.0), 0, 1) * 255.0).round().astype(np.uint8).transpose(1, 2, 0)
 
@@ -148,7 +160,9 @@ def check_parity(
 
     ``precision`` defaults to ``runner.precision`` and selects the threshold: fp32 needs >= 60 dB
     against the reference, bf16/fp16 >= 45 dB, int8 a PSNR against HR at most 0.3 dB below the
-    reference's. Any non-finite value in either output fails.
+    reference's. Any non-finite value in either output fails. A fixed-shape runner (``fixed_side``) gets
+    each LR cropped or padded to its side (``fit_side``), the reference the same input, and the outputs
+    are compared on the real pixels.
     """
     precision = precision or runner.precision
     if precision not in MIN_PSNR_VS_REF and precision != "int8":
@@ -161,7 +175,11 @@ def check_parity(
     hr_scores, ref_scores, worst_i, worst_map = [], [], 0, None
     for i, hr in enumerate(images):
         lr, hr = prepare_pair(hr, scale=scale, multiple_of=req.multiple_of, minimum=req.minimum)
+        real = lr.shape[2:]
+        if runner.fixed_side is not None:
+            lr, hr, real = fit_side(lr, hr, side=runner.fixed_side, scale=scale)
         ref, out = reference_runner.infer(lr), runner.infer(lr)
+        ref, out = (y[:, :, : real[0] * scale, : real[1] * scale] for y in (ref, out))
         if out.shape != ref.shape:
             raise ParityError(f"{runner.name}: output shape {out.shape} differs from the reference's {ref.shape}")
         nans += int(np.count_nonzero(~np.isfinite(out)) + np.count_nonzero(~np.isfinite(ref)))

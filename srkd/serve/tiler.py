@@ -41,6 +41,15 @@ class TileSettings:
             raise ConfigError(f"tile overlap must be >= 0, got {self.overlap}")
 
 
+def fixed_tiles(side: int, *, overlap: int, tile: int | None) -> TileSettings:
+    """Tiles for a model that takes ``side`` x ``side`` inputs only: every window is that side (padded when the
+    image is smaller, with ``Runner.size_req``'s minimum), so the core is at most ``side - 2 * overlap``; the
+    overlap is cut to a quarter of the side when it would leave less than half of it."""
+    overlap = min(overlap, side // 4)
+    core = side - 2 * overlap
+    return TileSettings(tile=min(tile, core) if tile else core, overlap=overlap)
+
+
 def fit_tile(tile: int, *, size_req: SizeReq) -> int:
     """``tile`` raised to the model's minimum and rounded up to its ``multiple_of``."""
     tile = max(tile, size_req.minimum)

@@ -15,7 +15,7 @@ from srkd.models.spec import ModelSpec
 from srkd.serve.engine import Engine
 from srkd.serve.loader import open_model
 from srkd.serve.task import ImageOptions, finish, prepare
-from srkd.serve.tiler import TileSettings, infer_tiled
+from srkd.serve.tiler import TileSettings, fixed_tiles, infer_tiled
 
 
 class Upscaler:
@@ -48,12 +48,12 @@ class Upscaler:
 
         batch = batch or self.batch
         cap = profile_batch(self.runner)
-        return Engine(self.runner.infer, scale=self.scale, size_req=self.spec.size_req, tiles=self.tiles,
+        return Engine(self.runner.infer, scale=self.scale, size_req=self.runner.size_req, tiles=self.tiles,
                       batch=min(batch, cap) if cap else batch)
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         """Float32 NCHW [0, 1] in, float32 NCHW out (unclipped), tiled as configured."""
-        return infer_tiled(self.runner.infer, x, scale=self.scale, settings=self.tiles, size_req=self.spec.size_req,
+        return infer_tiled(self.runner.infer, x, scale=self.scale, settings=self.tiles, size_req=self.runner.size_req,
                            batch=self.batch)
 
     def upscale(self, image: np.ndarray, *, alpha: str | None = None, outscale: float | None = None) -> np.ndarray:
@@ -97,13 +97,17 @@ def load(
     ``backend``: auto | torch | onnxruntime | openvino | tensorrt (auto: the fastest artifact of a
     bundle that passed parity); ``device``: auto | cpu | cuda; ``tile``: ``"auto"`` (from the memory
     budget), a tile side in input pixels, or None/0 for whole images, with ``tile_overlap`` pixels of
-    cross-faded context on each side; ``batch``: windows per model call; ``alpha``: bicubic | model.
+    cross-faded context on each side (a fixed-shape artifact, LiteRT's, always tiles: windows of its side,
+    the tile at most its side less the overlaps); ``batch``: windows per model call; ``alpha``: bicubic | model.
     """
     if model is None:
         from srkd.zoo import DEFAULT_MODEL
 
         model = DEFAULT_MODEL
     runner = open_model(model, backend=backend, device=device, precision=precision, threads=threads).activate()
+    if runner.fixed_side is not None:  # a fixed-shape artifact: windows of exactly its side
+        tiles = fixed_tiles(runner.fixed_side, overlap=tile_overlap, tile=None if tile == "auto" else tile)
+        return Upscaler(runner, tiles=tiles, label=str(model), image=ImageOptions(alpha=alpha), batch=batch)
     if tile == "auto":
         from srkd.serve.memory import auto_tile
 
