@@ -15,6 +15,7 @@ class SRNet(nn.Module):
     """Base of srkd's native networks: [0, 1] in and out, ``img_range`` inside."""
 
     arch = "srnet"
+    range_fixed = False  # True: the network runs on one value range, whatever img_range says
     img_range: float
     scale: int
     hparams: dict
