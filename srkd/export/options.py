@@ -13,7 +13,8 @@ from srkd.export.quantize import Int8Settings
 class ExportOptions:
     """Everything ``srkd export`` can be asked for (see ``srkd export --help``).
 
-    ``with_backends``: plug-in backends (``srkd export --with NAME``) whose artifacts to make too.
+    ``with_backends``: plug-in backends (``srkd export --with NAME``) whose artifacts to make too;
+    ``spandrel``: also the student as a ``.pth`` spandrel loads (srkd.export.spandrel).
     """
 
     opset: int = 17
@@ -32,6 +33,7 @@ class ExportOptions:
     trt_opt_level: int = 3
     trt_timing_cache: str | None = None
     with_backends: tuple[str, ...] = ()
+    spandrel: bool = False
     images: int | None = 3
     crop: int | None = 256
     latency_sizes: Sequence[int] = (64, 128, 256)
@@ -80,4 +82,4 @@ class ExportOptions:
                 flags.append(f"--trt-batch {':'.join(map(str, self.trt_batch))}")
             flags.append(f"--trt-opt-level {self.trt_opt_level}")
         flags += [f"--with {name}" for name in self.with_backends]
-        return flags
+        return flags + ["--spandrel"] * self.spandrel

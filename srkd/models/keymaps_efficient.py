@@ -27,9 +27,9 @@ def _span_common(sd: StateDict, *, head: str) -> dict[str, Any]:
     hp: dict[str, Any] = dict(scale=pixelshuffle_scale(sd["upsampler.0.weight"].shape[0], in_ch),
                               feature_channels=int(fc), n_blocks=n_blocks, in_channels=int(in_ch),
                               out_channels=int(in_ch))
-    if "no_norm" in sd:  # the release's marker: the head sees the input as it is, on [0, 1]
-        hp["norm"] = False
-    return hp  # with norm, the range is not in the file (the release used 255)
+    # no_norm, the release's marker: the head sees the input as it is; else the range is not in the file
+    hp["norm"] = "no_norm" not in sd
+    return hp
 
 
 def span_branches(sd: StateDict) -> tuple[dict[str, Any], StateDict]:

@@ -15,7 +15,7 @@ TINY = {
                          upsampler="pixelshuffledirect", resi_connection="3conv"),
     "imdn": dict(n_feats=16, n_blocks=3),
     "rfdn": dict(n_feats=12, n_blocks=3),
-    "span": dict(feature_channels=8, n_blocks=3),
+    "span": dict(feature_channels=8, n_blocks=3, norm=True),
     "span-nonorm": dict(feature_channels=6, n_blocks=1, norm=False),
     "span-folded": dict(feature_channels=8, n_blocks=2, branches=False),
     "compact": dict(num_feat=8, num_conv=3),

@@ -36,7 +36,7 @@ def real_lr(photo: np.ndarray, side: int = 48) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)))[None]
 
 
-@pytest.mark.parametrize("hp", [dict(scale=4, feature_channels=16), dict(scale=2, feature_channels=12, norm=False)])
+@pytest.mark.parametrize("hp", [dict(scale=4, feature_channels=16, norm=True), dict(scale=2, feature_channels=12)])
 def test_folded_span_matches_the_branches_on_a_real_photo(photo, hp):
     model = perturbed("span", **hp)
     folded = fold_for_inference(model)
@@ -118,9 +118,9 @@ def test_layouts_that_do_not_fit_are_refused(tmp_path):
         load_model(tmp_path / "compact.pth", input_range=255)
 
 
-@pytest.mark.parametrize("arch,hp", [("span", dict(scale=4, feature_channels=6)),
+@pytest.mark.parametrize("arch,hp", [("span", dict(scale=4, feature_channels=6, norm=True)),
                                      ("span", dict(scale=3, feature_channels=6, branches=False)),
-                                     ("span", dict(scale=2, feature_channels=6, norm=False)),
+                                     ("span", dict(scale=2, feature_channels=6)),
                                      ("compact", dict(scale=4, num_feat=6, num_conv=2))])
 def test_the_spandrel_file_reads_back_the_same(tmp_path, photo, arch, hp):
     model = perturbed(arch, **hp)
@@ -140,12 +140,12 @@ def test_only_what_spandrel_can_express_is_written():
     assert spandrel_problem(build_model("span", {"feature_channels": 4})) is None
     assert spandrel_problem(build_model("compact", {"num_feat": 4, "num_conv": 1})) is None
     for arch, hp, why in (("span", {"n_blocks": 4}, "n_blocks=4.*6 blocks"),
-                          ("span", {"img_range": 1.0}, "img_range=1.*DIV2K mean and 255"),
+                          ("span", {"img_range": 1.0, "norm": True}, "img_range=1.*DIV2K mean and 255"),
                           ("compact", {"act": "relu"}, "act=relu.*PReLU"),
                           ("edsr", {"n_blocks": 1}, "edsr is not an architecture")):
         with pytest.raises(ConfigError, match=f"{why}.*spandrel 0.4.2 loads SPAN with 6 blocks"):
             spandrel_state_dict(build_model(arch, hp))
-    assert spandrel_problem(build_model("span", {"n_blocks": 4, "img_range": 1.0, "norm": False})) is not None
+    assert spandrel_problem(build_model("span", {"img_range": 1.0})) is None  # without norm the range is unused
 
 
 def test_published_sizes():
