@@ -34,7 +34,6 @@ the fp32 student's; an int8 row passed export only within 0.3 dB of fp32 on the 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
 import subprocess
@@ -58,7 +57,6 @@ STUDENTS = ("edsr:n_feats=32,n_blocks=8", "span:feature_channels=28", "span:feat
             "compact:num_feat=64,num_conv=8", "compact:num_feat=64,num_conv=16")
 MEASURED = kdm.HERE / "results" / "students.jsonl"
 STUDENT_FILE = "student_last.safetensors"
-log = logging.getLogger("students")
 
 
 def plan(args: argparse.Namespace) -> list[kdm.Run]:

@@ -29,9 +29,10 @@ from srkd.export.context import BuildContext, Preflight
 from srkd.export.options import ExportOptions
 from srkd.export.parity import parity_images, thresholds
 from srkd.export.plan import plan_artifacts, record
-from srkd.export.spandrel import require_expressible, write_spandrel
+from srkd.export.spandrel import write_spandrel
 from srkd.models.checkpoint import load_checkpoint, load_model, save_model
 from srkd.models.repconv import fold_for_inference
+from srkd.models.spandrel_export import require_expressible
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def build_into(src: Path, tmp: Path, out: Path, *, data: str | os.PathLike | Non
         if backend.preflight is not None:
             backend.preflight(Preflight(opts=opts, spec=ckpt.spec, photos=photos))
     if opts.spandrel:
-        require_expressible(ckpt.model, source=src)
+        require_expressible(ckpt.model, source=str(src))
     model, spec, meta = ckpt.model, ckpt.spec, ckpt.metadata
     if meta is not None:  # srkd safetensors: the bundle holds the very file
         shutil.copyfile(src, tmp / STUDENT_FILE)

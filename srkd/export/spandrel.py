@@ -20,25 +20,15 @@ from srkd.backends.pytorch.runner import TorchRunner
 from srkd.backends.runner import Runner
 from srkd.bundle.manifest import SpandrelFile
 from srkd.bundle.records import Parity
-from srkd.errors import CheckpointError, ConfigError
+from srkd.errors import CheckpointError
 from srkd.export.parity import ParityResult, check_parity
 from srkd.fsutil import sha256_file
 from srkd.models import describe
 from srkd.models.checkpoint import load_model
-from srkd.models.spandrel_export import SPANDREL_ARCHS, save_spandrel, spandrel_file_name, spandrel_problem
+from srkd.models.spandrel_export import SPANDREL_ARCHS, save_spandrel, spandrel_file_name
 from srkd.models.spandrel_import import load_spandrel, spandrel_available
 
 log = logging.getLogger(__name__)
-
-
-def require_expressible(model: nn.Module, *, source: str | Path) -> None:
-    """ConfigError naming ``source`` when spandrel could not rebuild ``model`` (before any export work)."""
-    from srkd.models.spandrel_export import WHAT_FITS
-
-    problem = spandrel_problem(model)
-    if problem:
-        raise ConfigError(f"{source}: --spandrel cannot write this {getattr(model, 'arch', '?')}: {problem}; "
-                          f"spandrel 0.4.2 loads {WHAT_FITS}")
 
 
 def _check(model: nn.Module, reference: Runner, images: list[np.ndarray], *, label: str) -> ParityResult:

@@ -61,12 +61,18 @@ def spandrel_problem(model: nn.Module) -> str | None:
     return None
 
 
-def spandrel_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """``model``'s weights in the layout spandrel detects (fp32, CPU); ConfigError when it cannot express it."""
+def require_expressible(model: nn.Module, *, source: str = "") -> None:
+    """ConfigError (naming ``source`` when given) saying why spandrel could not rebuild ``model``."""
     problem = spandrel_problem(model)
     if problem:
-        raise ConfigError(f"cannot write this {getattr(model, 'arch', '?')} for spandrel: {problem}; "
+        where = f"{source}: " if source else ""
+        raise ConfigError(f"{where}cannot write this {getattr(model, 'arch', '?')} for spandrel: {problem}; "
                           f"spandrel 0.4.2 loads {WHAT_FITS}")
+
+
+def spandrel_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """``model``'s weights in the layout spandrel detects (fp32, CPU); ConfigError when it cannot express it."""
+    require_expressible(model)
     if model.arch == "span":
         model = model.unfolded()
     sd = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}

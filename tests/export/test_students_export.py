@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import onnx
-import pytest
 import torch
 from conftest import run_srkd
 from onnx import numpy_helper

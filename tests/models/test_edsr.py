@@ -35,7 +35,7 @@ def test_parse_arch_string():
         parse_arch_string("edsr:n_feat=32")
     with pytest.raises(ConfigError, match="not a valid int"):
         parse_arch_string("edsr:n_feats=big")
-    with pytest.raises(UnknownNameError, match="available: bicubic, edsr"):
+    with pytest.raises(UnknownNameError, match="available: bicubic, compact, edsr"):
         parse_arch_string("edsrr")
     with pytest.raises(ConfigError, match="unknown hyperparameter"):
         build_model("edsr", {"depth": 3})

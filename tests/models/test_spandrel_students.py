@@ -12,20 +12,10 @@ import pytest
 import torch
 from conftest import run_srkd
 
-from srkd.errors import BackendUnavailableError
 from srkd.models import build_model
 from srkd.models.checkpoint import load_model, save_model
-from srkd.models.spandrel_import import import_spandrel
 
 pytestmark = pytest.mark.spandrel
-
-
-@pytest.fixture(scope="module")
-def spandrel():
-    try:
-        return import_spandrel()
-    except BackendUnavailableError as exc:
-        pytest.skip(f"{exc} (`make test-spandrel` sets up an environment with it)")
 
 
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
