@@ -44,6 +44,7 @@ from srkd.export.build import export_bundle
 from srkd.export.latency import settle_allocator
 from srkd.export.parity import parity_images
 from srkd.models.checkpoint import load_model
+from srkd.models.repconv import fold_for_inference
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from flops import PEAK_KEYS, conv_flops, measure_peaks  # noqa: E402
@@ -136,7 +137,7 @@ def make_runners(bundle: Bundle, threads: int) -> tuple[dict[str, Runner], dict[
         try:
             if precision == "fp32 channels_last":  # its own model copy: channels_last converts in place
                 model, spec = load_model(bundle.path / "student.safetensors")
-                runner = TorchRunner(model, spec=spec, precision="fp32", channels_last=True)
+                runner = TorchRunner(fold_for_inference(model), spec=spec, precision="fp32", channels_last=True)
             else:
                 runner = bundle.runner(bundle.find(backend=backend, precision=precision), threads=threads)
             runners[label] = runner.activate()
@@ -273,6 +274,7 @@ def main() -> None:
         tmp = Path(tmp_dir)
         bundle = get_bundle(args, tmp, sizes)
         model, spec = load_model(bundle.path / "student.safetensors")
+        model = fold_for_inference(model)  # FLOPs of the network every artifact runs
         peaks = measure_peaks(threads=args.threads, seconds=args.peak_seconds)
         print(f"peaks with {args.threads} threads (GFLOP/s): " + ", ".join(f"{k} {peaks[k]:.1f}" for k in PEAK_KEYS))
         runtime: dict[str, float] = {}

@@ -249,27 +249,35 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     commit = commit_of(HERE)
     for run in todo:
-        folder = args.out / run.key
-        began = started_with(folder) if (folder / RESUME_FILE).is_file() else None
-        if began and began != commit:
-            print(f"{run.key}: started at commit {began}, this is {commit}; resume it from a worktree at {began} "
-                  f"(skipped)", flush=True)
-            continue
-        t0 = time.time()
-        sps = train(run, data=args.data, folder=folder, ckpt_every=args.ckpt_every, progress=sys.stderr.isatty(),
-                    commit=commit)
-        record = {"key": run.key, "spec": run.spec, "method": run.method, "method_args": dict(run.method_args),
-                  "teacher": run.teacher, "teacher_name": Path(run.teacher).name if run.teacher else None,
-                  "student": run.student, "seed": run.seed, "steps": run.steps, "batch": run.batch, "patch": run.patch,
-                  "precision": run.precision, "threads": run.threads, "tag": run.tag, "commit": commit,
-                  "sec_per_step": logged_sec_per_step(folder) if math.isnan(sps) else round(sps, 4),
-                  "wall_s": round(time.time() - t0, 1), "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                  **score(folder, bench=args.bench)}
-        append_result(args.results, record)
-        print(f"{run.key}: Set5 {record['set5_psnr']:.3f}  Set14 {record['set14_psnr']:.3f}  "
-              f"{record['sec_per_step']} s/step", flush=True)
+        train_and_record(run, data=args.data, bench=args.bench, out=args.out, results=args.results,
+                         ckpt_every=args.ckpt_every, commit=commit)
     print(report(read_results(args.results)))
     return 0
+
+
+def train_and_record(run: Run, *, data: list[str], bench: Path, out: Path, results: Path, ckpt_every: int,
+                     commit: str) -> dict | None:
+    """Train (or resume) ``run`` in ``out/run.key``, score it and append its record to ``results``; None
+    (and nothing run) when its folder was started at another commit."""
+    folder = out / run.key
+    began = started_with(folder) if (folder / RESUME_FILE).is_file() else None
+    if began and began != commit:
+        print(f"{run.key}: started at commit {began}, this is {commit}; resume it from a worktree at {began} "
+              f"(skipped)", flush=True)
+        return None
+    t0 = time.time()
+    sps = train(run, data=data, folder=folder, ckpt_every=ckpt_every, progress=sys.stderr.isatty(), commit=commit)
+    record = {"key": run.key, "spec": run.spec, "method": run.method, "method_args": dict(run.method_args),
+              "teacher": run.teacher, "teacher_name": Path(run.teacher).name if run.teacher else None,
+              "student": run.student, "seed": run.seed, "steps": run.steps, "batch": run.batch, "patch": run.patch,
+              "precision": run.precision, "threads": run.threads, "tag": run.tag, "commit": commit,
+              "sec_per_step": logged_sec_per_step(folder) if math.isnan(sps) else round(sps, 4),
+              "wall_s": round(time.time() - t0, 1), "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+              **score(folder, bench=bench)}
+    append_result(results, record)
+    print(f"{run.key}: Set5 {record['set5_psnr']:.3f}  Set14 {record['set14_psnr']:.3f}  "
+          f"{record['sec_per_step']} s/step", flush=True)
+    return record
 
 
 if __name__ == "__main__":

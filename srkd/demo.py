@@ -23,13 +23,16 @@ from srkd.zoo import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 MARKER = ".srkd-demo"
+# the demo's student: the one constant to change when another student wins the quality-for-latency table
+# (benchmarks/students.py, RESULTS.md "Which student"); any --student string works
+DEMO_STUDENT = "edsr:n_feats=32,n_blocks=4"
 
 
 @dataclasses.dataclass(kw_only=True)
 class DemoConfig:
     out: str = "srkd-demo"
     teacher: str = DEFAULT_MODEL
-    student: str = "edsr:n_feats=32,n_blocks=4"
+    student: str = DEMO_STUDENT
     steps: int = 500
     batch: int = 8
     patch: int = 32

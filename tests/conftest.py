@@ -44,6 +44,19 @@ def set5(shared: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def spandrel():
+    """The spandrel module; skips the test where it does not import (`make test` runs those tests in
+    .venv-spandrel)."""
+    from srkd.errors import BackendUnavailableError
+    from srkd.models.spandrel_import import import_spandrel
+
+    try:
+        return import_spandrel()
+    except BackendUnavailableError as exc:
+        pytest.skip(f"{exc} (`make test-spandrel` sets up an environment with it)")
+
+
+@pytest.fixture(scope="session")
 def photo() -> np.ndarray:
     """A real RGB photo from scikit-image's wheel (astronaut, 512x512 uint8)."""
     from skimage import data

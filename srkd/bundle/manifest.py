@@ -8,7 +8,7 @@ On disk (strict JSON, written atomically)::
      "artifacts": [{"file", "sha256", "bytes", "backend", "precision", "io", "toolchain",
                     "parity": {...}, "latency": {...}, "companions"?, "runs_in",
                     "options" | "conversion" | "quantization" | "engine"?, "check"?}, ...],
-     "export": {"flags": [...], "skipped": [...]}}
+     "export": {"flags": [...], "skipped": [...], "spandrel"?: {"file", "sha256", "architecture", ...}}}
 
 ``read_manifest`` turns that into a ``Manifest``; an unknown ``format_version``, a missing field or a
 value of the wrong kind is one CheckpointError line naming the file and the field.
@@ -92,11 +92,25 @@ class Skipped(Record):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class SpandrelFile(Record):
+    """``--spandrel``'s file for spandrel (chaiNNer, ComfyUI): the architecture spandrel detects in it, the
+    spandrel version that read it back at export (None where it did not import) and each reading's parity."""
+
+    file: str
+    sha256: str
+    bytes: int | None = None
+    architecture: str
+    spandrel: str | None = None
+    parity: tuple[Parity, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ExportRecord(Record):
-    """The ``srkd export`` flags that rebuild the bundle, and what was skipped."""
+    """The ``srkd export`` flags that rebuild the bundle, what was skipped, and the file for spandrel."""
 
     flags: tuple[str, ...] = ()
     skipped: tuple[Skipped, ...] = ()
+    spandrel: SpandrelFile | None = optional()
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

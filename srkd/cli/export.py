@@ -104,6 +104,11 @@ def _precisions(ctx: click.Context, param: click.Parameter, value: str | None) -
               help="TensorRT timing cache file (read if present, written after the build).")
 @click.option("--with", "with_backends", type=BackendChoice(), multiple=True, metavar="NAME",
               help="Also make the artifacts of a plug-in backend (repeatable; the built-in ones have the flags above).")
+@click.option("--spandrel", "for_spandrel", is_flag=True,
+              help="Also write <arch>_x<scale>.pth into the bundle: the student in the layout spandrel 0.4.2 "
+                   "(chaiNNer, ComfyUI) loads as it is, read back and parity-checked. Only what spandrel can "
+                   "express: SPAN with 6 blocks (any feature_channels; norm with the DIV2K mean and img_range "
+                   "255, or norm=false) and Compact with PReLU (any num_feat, num_conv); others are refused.")
 @sizes_option(help="LR sizes to time, comma-separated.")
 @runs_option()
 @threads_option()
@@ -113,12 +118,13 @@ def command(student: str, out: str, data: str | None, images: int, crop: int, op
             int8_calibration: str | None, int8_images: int | None,
             int8_keep_fp32: str | None, int8_symmetric: bool, int8_remedies: bool, trt: tuple[str, ...],
             trt_profile: tuple[int, int, int] | None, trt_batch: tuple[int, int, int], trt_opt_level: int,
-            trt_timing_cache: str | None, with_backends: tuple[str, ...], sizes: tuple[int, ...], runs: int,
-            threads: int | None, overwrite: bool) -> None:
+            trt_timing_cache: str | None, with_backends: tuple[str, ...], for_spandrel: bool, sizes: tuple[int, ...],
+            runs: int, threads: int | None, overwrite: bool) -> None:
     """Make a bundle from STUDENT (a checkpoint file or a shipped model name): student.safetensors,
     model.onnx (fp32, dynamic batch and size), the artifacts asked for (--bf16, --fp16, --int8, --openvino,
-    --ncnn, --litert, --trt)
-    and manifest.json. Every artifact is parity-checked against the torch fp32 output on real images;
+    --ncnn, --litert, --trt, --spandrel) and manifest.json. Artifacts hold the student's inference form (SPAN:
+    each trained branch set folded into one 3x3 convolution). Every artifact is parity-checked against the
+    torch fp32 output of the student as trained, on real images;
     if one fails, nothing is written and the exit code is 1. Ctrl-C or SIGTERM stops with exit code 130
     and no partial bundle (an existing one at --out stays as it was); what a killed export left
     beside --out is removed by the next export there."""
@@ -149,7 +155,7 @@ def command(student: str, out: str, data: str | None, images: int, crop: int, op
                                calib=calib, int8_settings=settings, int8_remedies=int8_remedies, trt=trt,
                                trt_sides=trt_profile, trt_batch=trt_batch, trt_opt_level=trt_opt_level,
                                trt_timing_cache=trt_timing_cache, ncnn=ncnn, litert=litert, litert_side=litert_size,
-                               with_backends=with_backends)
+                               with_backends=with_backends, spandrel=for_spandrel)
     except KeyboardInterrupt:
         raise Interrupted(_stopped(Path(out), started=started)) from None
     for line in export_summary(bundle):

@@ -39,5 +39,12 @@ def export_summary(bundle: Bundle) -> list[str]:
     lines += [f"  {a.key} runs in {a.runs_in or a.precision}" for a in m.artifacts]
     lines += [f"  not built: {skip.artifact}: {skip.why}" for skip in (m.export.skipped if m.export else ())]
     files = [f for a in m.artifacts for f in [a.file, *(c.file for c in a.companions)]]
+    spd = m.export.spandrel if m.export else None
+    if spd is not None:
+        reads = ", ".join(f"{p.name} {p.psnr_vs_ref:.1f} dB" if p.psnr_vs_ref is not None else f"{p.name} identical"
+                          for p in spd.parity)
+        lines.append(f"  {spd.file} ({spd.bytes:,} bytes): {spd.architecture} for spandrel; read back by {reads}"
+                     + ("" if spd.spandrel else " (spandrel does not import here: not checked with it)"))
+        files.append(spd.file)
     lines.append(f"  wrote {', '.join(dict.fromkeys(files))}, {MANIFEST_NAME}")
     return lines

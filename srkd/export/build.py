@@ -2,7 +2,9 @@
 
 Always ``student.safetensors`` (torch fp32, the reference) and ``model.onnx``; on request what the
 backends in ``srkd.backends`` can make (``--bf16``, ``--fp16``, ``--int8``, ``--openvino``, ``--trt``,
-``--with NAME``). ``export_bundle`` makes them in a hidden folder beside ``out`` and renames it into
+``--with NAME``) and the file for spandrel (``--spandrel``). Artifacts are made from the student's
+inference form (``fold_for_inference``: SPAN's branches folded into single convolutions) and checked
+against the network as trained. ``export_bundle`` makes them in a hidden folder beside ``out`` and renames it into
 place only when every artifact passed: a refused or interrupted export leaves no bundle behind
 (srkd.export.target). Reading bundles is ``srkd.bundle``'s business.
 """
@@ -27,7 +29,10 @@ from srkd.export.context import BuildContext, Preflight
 from srkd.export.options import ExportOptions
 from srkd.export.parity import parity_images, thresholds
 from srkd.export.plan import plan_artifacts, record
+from srkd.export.spandrel import write_spandrel
 from srkd.models.checkpoint import load_checkpoint, load_model, save_model
+from srkd.models.repconv import fold_for_inference
+from srkd.models.spandrel_export import require_expressible
 
 log = logging.getLogger(__name__)
 
@@ -41,28 +46,34 @@ def build_into(src: Path, tmp: Path, out: Path, *, data: str | os.PathLike | Non
     for backend in dict.fromkeys(backend for backend, _ in plan):  # what cannot be done here, before any work
         if backend.preflight is not None:
             backend.preflight(Preflight(opts=opts, spec=ckpt.spec, photos=photos))
+    if opts.spandrel:
+        require_expressible(ckpt.model, source=str(src))
     model, spec, meta = ckpt.model, ckpt.spec, ckpt.metadata
     if meta is not None:  # srkd safetensors: the bundle holds the very file
         shutil.copyfile(src, tmp / STUDENT_FILE)
     else:  # a foreign checkpoint: stored the srkd way, and what the bundle holds is what gets run
         meta = save_model(tmp / STUDENT_FILE, model, provenance={"source": src.name}, weights="unknown")
         model, spec = load_model(tmp / STUDENT_FILE)
+    # every artifact is made from the inference form (SPAN: branches folded); the reference is the
+    # network as trained, so parity also checks the fold
     with TorchRunner(ckpt.model, spec=ckpt.spec) as reference:
-        ctx = BuildContext(folder=tmp, out=out, checkpoint=src, model=model, spec=spec, meta=meta, opts=opts,
-                           photos=photos, reference=reference)
+        ctx = BuildContext(folder=tmp, out=out, checkpoint=src, model=fold_for_inference(model), spec=spec,
+                           meta=meta, opts=opts, photos=photos, reference=reference)
         entries = []
         for backend, art in plan:
             made = art.make(ctx)
             if made is not None:
                 ctx.made.setdefault(made.file or art.file, made)
                 entries.append(record(ctx, backend, art, made))
+        for_spandrel = (write_spandrel(model, tmp, reference=reference, images=ctx.hr_images, out=out)
+                        if opts.spandrel else None)
     manifest = Manifest(
         format_version=FORMAT_VERSION, srkd_version=__version__,
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), model=meta,
         parity_data=ParityData(source=str(data) if data is not None else "scikit-image sample photos",
                                images=tuple(n for n, _ in photos), crop=opts.crop, lr="MATLAB bicubic of HR"),
         thresholds=thresholds(), artifacts=tuple(entries),
-        export=ExportRecord(flags=tuple(opts.artifact_flags()), skipped=tuple(ctx.skipped)),
+        export=ExportRecord(flags=tuple(opts.artifact_flags()), skipped=tuple(ctx.skipped), spandrel=for_spandrel),
     )
     write_manifest(tmp, manifest)
     return manifest
@@ -89,7 +100,7 @@ def export_bundle(
     chelsea, coffee), center-cropped to ``crop`` px. An artifact below its threshold raises
     ParityError with the figures and nothing is left at ``out``. ``threads``: intra-op threads of every
     runtime (None: their defaults). ``artifacts``: the other fields of ``ExportOptions`` (``simplify``,
-    ``bf16``, ``fp16``, ``int8``, ``calib``, ``trt``, ``openvino``, ``with_backends``, ...); an unknown
+    ``bf16``, ``fp16``, ``int8``, ``calib``, ``trt``, ``openvino``, ``with_backends``, ``spandrel``, ...); an unknown
     one is a ConfigError listing them.
     """
     known = {f.name for f in dataclasses.fields(ExportOptions)}
@@ -106,6 +117,7 @@ def export_bundle(
         target.move_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    files = dict.fromkeys(a.file for a in manifest.artifacts)
+    files = dict.fromkeys([*(a.file for a in manifest.artifacts),
+                           *([manifest.export.spandrel.file] if manifest.export and manifest.export.spandrel else [])])
     log.info("%s: bundle written (%s)", out, ", ".join([*files, MANIFEST_NAME]))
     return load_bundle(out)

@@ -13,7 +13,8 @@ from srkd.export.quantize import Int8Settings
 class ExportOptions:
     """Everything ``srkd export`` can be asked for (see ``srkd export --help``).
 
-    ``with_backends``: plug-in backends (``srkd export --with NAME``) whose artifacts to make too.
+    ``with_backends``: plug-in backends (``srkd export --with NAME``) whose artifacts to make too;
+    ``spandrel``: also the student as a ``.pth`` spandrel loads (srkd.export.spandrel).
     """
 
     opset: int = 17
@@ -35,6 +36,7 @@ class ExportOptions:
     litert: bool = False
     litert_side: int = 128
     with_backends: tuple[str, ...] = ()
+    spandrel: bool = False
     images: int | None = 3
     crop: int | None = 256
     latency_sizes: Sequence[int] = (64, 128, 256)
@@ -87,4 +89,4 @@ class ExportOptions:
         flags += ["--ncnn"] * self.ncnn + ["--litert"] * self.litert
         flags += [f"--litert-size {self.litert_side}"] * (self.litert and self.litert_side != 128)
         flags += [f"--with {name}" for name in self.with_backends]
-        return flags
+        return flags + ["--spandrel"] * self.spandrel

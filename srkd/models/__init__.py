@@ -8,10 +8,12 @@ from torch import nn
 
 from srkd.errors import ConfigError
 from srkd.models.bicubic import Bicubic
+from srkd.models.compact import Compact
 from srkd.models.edsr import EDSR
 from srkd.models.imdn import IMDN
 from srkd.models.rcan import RCAN
 from srkd.models.rfdn import RFDN
+from srkd.models.span import SPAN
 from srkd.models.spec import ModelSpec, SizeReq
 from srkd.models.swinir import SwinIR
 from srkd.registry import Registry
@@ -22,6 +24,8 @@ ARCHS.add("rcan", RCAN)
 ARCHS.add("swinir", SwinIR)
 ARCHS.add("imdn", IMDN)
 ARCHS.add("rfdn", RFDN)
+ARCHS.add("span", SPAN)
+ARCHS.add("compact", Compact)
 ARCHS.add("bicubic", Bicubic)
 
 
@@ -96,4 +100,4 @@ def describe(model: nn.Module) -> ModelSpec:
 
 
 __all__ = ["ARCHS", "build_model", "parse_arch_string", "describe", "ModelSpec", "SizeReq", "EDSR", "RCAN", "SwinIR",
-           "IMDN", "RFDN", "Bicubic"]
+           "IMDN", "RFDN", "SPAN", "Compact", "Bicubic"]

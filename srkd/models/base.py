@@ -1,7 +1,9 @@
 """What native architectures share: the value range they compute on and the feature-access contract.
 
 A subclass provides ``stem(x)`` (the head on the range-scaled input), ``blocks`` (the ordered body
-blocks) and ``forward_from``; ``forward_features`` and ``forward`` follow from those.
+blocks) and ``forward_from(k, feats, stem, x=x)``; ``forward_features`` and ``forward`` follow from
+those. ``x`` is the network's own input ([0, 1]), for tails that use it (Compact adds its upsampled
+copy); the others ignore it.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ class SRNet(nn.Module):
     """Base of srkd's native networks: [0, 1] in and out, ``img_range`` inside."""
 
     arch = "srnet"
+    range_fixed = False  # True: the network runs on one value range, whatever img_range says
     img_range: float
     scale: int
     hparams: dict
@@ -29,7 +32,7 @@ class SRNet(nn.Module):
     def stem(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} must implement stem(x)")
 
-    def forward_from(self, k: int, feats: list[torch.Tensor], stem: torch.Tensor) -> torch.Tensor:
+    def forward_from(self, k: int, feats: list[torch.Tensor], stem: torch.Tensor, *, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} must implement forward_from")
 
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -42,7 +45,7 @@ class SRNet(nn.Module):
         return stem, feats
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_from(0, [], self.stem(x))
+        return self.forward_from(0, [], self.stem(x), x=x)
 
 
 class ResidualBodyNet(SRNet):
@@ -57,8 +60,9 @@ class ResidualBodyNet(SRNet):
         """The head applied to the mean-shifted, range-scaled input."""
         return self.head((x - self.mean.to(x.dtype)) * self.img_range)
 
-    def forward_from(self, k: int, feats: list[torch.Tensor], stem: torch.Tensor) -> torch.Tensor:
-        """Run blocks k+1..n from ``feats[k-1]`` (or ``stem`` when k == 0), the long skip and the tail."""
+    def forward_from(self, k: int, feats: list[torch.Tensor], stem: torch.Tensor, *, x: torch.Tensor) -> torch.Tensor:
+        """Run blocks k+1..n from ``feats[k-1]`` (or ``stem`` when k == 0), the long skip and the tail
+        (``x`` is not needed)."""
         h = feats[k - 1] if k > 0 else stem
         for block in self.blocks[k:]:
             h = block(h)
@@ -96,8 +100,9 @@ class DistillationNet(SRNet):
         """The head: shallow features of the range-scaled input."""
         return self.fea_conv(x * self.img_range)
 
-    def forward_from(self, k: int, feats: list[torch.Tensor], stem: torch.Tensor) -> torch.Tensor:
-        """Run blocks k+1..n after ``feats`` (all block outputs so far), fuse them all, and upsample."""
+    def forward_from(self, k: int, feats: list[torch.Tensor], stem: torch.Tensor, *, x: torch.Tensor) -> torch.Tensor:
+        """Run blocks k+1..n after ``feats`` (all block outputs so far), fuse them all, and upsample
+        (``x`` is not needed)."""
         feats = list(feats[:k])
         h = feats[-1] if k > 0 else stem
         for block in self.blocks[k:]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import logging
 import os
@@ -20,7 +19,7 @@ from torch import nn
 from srkd.errors import CheckpointError, one_line
 from srkd.fsutil import atomic_save
 from srkd.models import describe
-from srkd.models.foreign import load_foreign
+from srkd.models.foreign import accepts_range, load_foreign
 from srkd.models.metadata import parse_spec
 from srkd.models.safebuild import build_checked, stored_shapes
 from srkd.models.spec import ModelSpec
@@ -169,8 +168,6 @@ def load_model(
 
 
 def _range_hparam(arch: str, value: float, path: Path) -> float:
-    from srkd.models import ARCHS
-
-    if "img_range" not in inspect.signature(ARCHS.get(arch).__init__).parameters:
+    if not accepts_range(arch):
         raise CheckpointError(f"{path}: {arch} has no input-range setting, so --input-range cannot apply")
     return float(value)

@@ -1,6 +1,7 @@
 """Build a model from a foreign state dict: native layouts first, then spandrel; settle the input range."""
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from typing import Any
@@ -14,6 +15,13 @@ from srkd.models.keymaps import candidates, layout_names
 from srkd.models.rangeprobe import probe_range, set_img_range
 
 log = logging.getLogger(__name__)
+
+
+def accepts_range(arch: str) -> bool:
+    """Whether ``arch`` has an ``img_range`` hyperparameter (a value range it can be pointed at)."""
+    from srkd.models import ARCHS
+
+    return "img_range" in inspect.signature(ARCHS.get(arch).__init__).parameters
 
 
 def state_mismatch(model: nn.Module, sd: dict[str, torch.Tensor]) -> str | None:
@@ -64,8 +72,11 @@ def load_foreign(
         range_known = "img_range" in hp
         hp.update(hparams or {})
         if input_range is not None:
+            if not accepts_range(arch):
+                raise CheckpointError(f"{path}: {arch} has no input-range setting, so --input-range cannot apply")
             hp["img_range"] = float(input_range)
         model = build_model(arch, hp)
+        range_known = range_known or getattr(model, "range_fixed", False)
         problem = state_mismatch(model, native)
         if problem:
             near.append(f"{layout}: {problem}")

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from srkd.errors import CheckpointError
+from srkd.models import keymaps_efficient as eff
 from srkd.models import keymaps_more as more
 from srkd.models.edsr import DIV2K_MEAN
 from srkd.models.keymaps_more import Converter, StateDict
@@ -77,6 +78,11 @@ LAYOUTS: list[tuple[str, str, tuple[str, ...], Converter]] = [
     ("imdn", "official IMDN", ("fea_conv.weight", "IMDB1.c1.weight", "upsampler.0.weight"), more.imdn),
     ("rfdn", "official RFDN", ("fea_conv.weight", "B1.c1_d.weight", "B1.esa.conv1.weight", "upsampler.0.weight"),
      more.rfdn),
+    ("span", "SPAN (training layout)", ("conv_1.sk.weight", "block_1.c1_r.sk.weight", "conv_cat.weight",
+                                        "upsampler.0.weight"), eff.span_branches),
+    ("span", "SPAN (folded convolutions)", ("conv_1.eval_conv.weight", "block_1.c1_r.eval_conv.weight",
+                                            "conv_cat.weight", "upsampler.0.weight"), eff.span_folded),
+    ("compact", "Real-ESRGAN Compact", ("body.0.weight", "body.2.weight"), eff.compact),  # last: the loosest markers
 ]
 
 

@@ -107,8 +107,8 @@ class SwinIR(nn.Module):
             feats.append(h)
         return stem, feats
 
-    def forward_from(self, k: int, feats: list[torch.Tensor], stem: torch.Tensor) -> torch.Tensor:
-        """Run RSTBs k+1..n, the final norm, the long skip from ``stem`` and the upsampler.
+    def forward_from(self, k: int, feats: list[torch.Tensor], stem: torch.Tensor, *, x: torch.Tensor) -> torch.Tensor:
+        """Run RSTBs k+1..n, the final norm, the long skip from ``stem`` and the upsampler (``x`` is not needed).
 
         Works on the padded grid: for inputs that are not multiples of ``window_size`` the result is
         the padded output; :meth:`forward` crops it back.
@@ -125,7 +125,7 @@ class SwinIR(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[2:]
-        return self.forward_from(0, [], self.stem(x))[:, :, : h * self.scale, : w * self.scale]
+        return self.forward_from(0, [], self.stem(x), x=x)[:, :, : h * self.scale, : w * self.scale]
 
 
 def _init_weights(m: nn.Module) -> None:

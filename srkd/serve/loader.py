@@ -70,6 +70,8 @@ def open_model(ref: str | os.PathLike, *, backend: str = "auto", device: str = "
     from srkd.backends.pytorch.runner import TorchRunner
     from srkd.models.resolve import resolve_model
 
+    from srkd.models.repconv import fold_for_inference
+
     model, spec = resolve_model(str(ref))
     prec = "fp32" if precision == "auto" else precision
-    return TorchRunner(model, spec=spec, device=resolve_device(device), precision=prec, threads=threads)
+    return TorchRunner(fold_for_inference(model), spec=spec, device=resolve_device(device), precision=prec, threads=threads)

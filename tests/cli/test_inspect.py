@@ -28,3 +28,15 @@ def test_inspect_unknown_layout_is_one_line(tmp_path):
     out = run_srkd("inspect", tmp_path / "odd.pth")
     assert out.returncode == 1 and "unrecognised state-dict layout" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_inspect_span_counts_the_folded_network_and_says_what_spandrel_gets(tmp_path):
+    from srkd.models.checkpoint import save_model
+
+    model = build_model("span", {"scale": 2, "feature_channels": 4, "n_blocks": 5})
+    save_model(tmp_path / "span.safetensors", model)
+    out = run_srkd("inspect", tmp_path / "span.safetensors")
+    assert out.returncode == 0, out.stderr
+    n, folded = (sum(p.numel() for p in m.parameters()) for m in (model, model.folded()))
+    assert f"parameters     {n:,} ({folded:,} exported: branches folded)" in out.stdout
+    assert "for spandrel   n_blocks=5 (spandrel's SPAN always has 6 blocks)" in out.stdout

@@ -117,6 +117,16 @@ def test_loss_composition_against_direct_computation():
     torch.testing.assert_close(parts["loss"], expected)
 
 
+def test_loss_on_a_fixed_batch_is_unchanged_for_edsr():
+    """The figures the method gave before the feature contract passed the input too (issue 19): the
+    extension must not move EDSR's numbers (either continuation of the block mixer)."""
+    expected = {0.0: (4.340570449829102, 0.062162864953279495), 1.0: (4.3369903564453125, 0.026358196511864662)}
+    for block_prob, (loss, block) in expected.items():
+        parts = _pair(stages=2, block_prob=block_prob)(_batch())
+        got = torch.stack([parts[k].detach() for k in ("loss", "block", "pix", "feat")])
+        torch.testing.assert_close(got, torch.tensor([loss, block, 0.26075831055641174, 2.004268169403076]))
+
+
 def _grads(module):
     return [p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters()]
 
@@ -229,3 +239,34 @@ def test_short_real_run_reduces_the_loss(photos, tmp_path):
     assert spec.hparams == build_model("edsr", {"scale": 2, "n_feats": 8, "n_blocks": 2}).hparams | spec.hparams
     assert sum(p.numel() for p in model.parameters()) == sum(
         p.numel() for p in build_model("edsr", {"scale": 2, "n_feats": 8, "n_blocks": 2}).parameters())
+
+
+@pytest.mark.parametrize("student", ["span:feature_channels=8,n_blocks=2", "compact:num_feat=8,num_conv=2"])
+def test_two_step_run_with_span_and_compact_students(photos, tmp_path, student):
+    Trainer(_cfg(photos, tmp_path / "run", student=student, steps=2, ckpt_every=2), progress=False).run()
+    recs = [r for r in map(json.loads, (tmp_path / "run" / "log.jsonl").read_text().splitlines()) if "loss" in r]
+    assert len(recs) == 2 and all(r["feat"] > 0 and r["block"] >= 0 for r in recs)
+    model, spec = load_model(tmp_path / "run" / "student_last.safetensors")
+    assert spec.arch == student.split(":")[0] and spec.scale == 2
+
+
+@pytest.mark.parametrize("teacher,student", [
+    (("span", {"feature_channels": 12, "n_blocks": 4, "norm": True}), ("compact", {"num_feat": 6, "num_conv": 4})),
+    (("compact", {"num_feat": 12, "num_conv": 4}), ("span", {"feature_channels": 6, "n_blocks": 2})),
+])
+def test_span_and_compact_as_teachers(teacher, student):
+    """T(x) from forward_from after all blocks is the teacher's output (Compact's tail needs the input);
+    both continuations of the block mixer run, and the student learns through them."""
+    torch.manual_seed(0)
+    t_model = build_model(teacher[0], {"scale": 2, **teacher[1]})
+    s_model = build_model(student[0], {"scale": 2, **student[1]})
+    for block_prob in (0.0, 1.0):
+        m = METHODS.get("mipkd")(student=s_model, teacher=FrozenTeacher(t_model), args={"stages": 2,
+                                                                                        "block_prob": block_prob})
+        batch = _batch()
+        parts = m(batch)
+        torch.testing.assert_close(parts["kd"], (m.student(batch["lr"]) - m.teacher(batch["lr"])).abs().mean())
+        assert all(torch.isfinite(v) for v in parts.values()) and parts["block"] > 0
+        parts["loss"].backward()
+        assert all(_grads(m.student)) and all(p.grad is None for p in m.teacher.parameters())
+        s_model.zero_grad()

@@ -1,4 +1,4 @@
-"""RCAN, SwinIR, IMDN, RFDN: forward shapes at odd sizes, the feature-access contract, official key
+"""RCAN, SwinIR, IMDN, RFDN, SPAN, Compact: forward shapes at odd sizes, the feature-access contract, official key
 names, and state-dict round trips (srkd safetensors and the official .pth layout) on tiny configs."""
 import pytest
 import torch
@@ -15,6 +15,10 @@ TINY = {
                          upsampler="pixelshuffledirect", resi_connection="3conv"),
     "imdn": dict(n_feats=16, n_blocks=3),
     "rfdn": dict(n_feats=12, n_blocks=3),
+    "span": dict(feature_channels=8, n_blocks=3, norm=True),
+    "span-nonorm": dict(feature_channels=6, n_blocks=1, norm=False),
+    "span-folded": dict(feature_channels=8, n_blocks=2, branches=False),
+    "compact": dict(num_feat=8, num_conv=3),
 }
 # official key names each layout must keep (beyond the obvious)
 KEYS = {
@@ -28,6 +32,11 @@ KEYS = {
     "imdn": ["fea_conv.weight", "IMDB3.c4.weight", "IMDB1.cca.conv_du.2.weight", "c.0.weight", "LR_conv.weight",
              "upsampler.0.weight"],
     "rfdn": ["B3.c1_d.weight", "B1.esa.conv3_.weight", "B2.esa.conv_max.weight", "c.0.weight", "upsampler.0.weight"],
+    "span": ["conv_1.sk.weight", "conv_1.conv.0.weight", "block_3.c3_r.conv.2.bias", "block_2.c2_r.conv.1.weight",
+             "conv_cat.weight", "conv_2.sk.bias", "upsampler.0.weight"],
+    "span-nonorm": ["no_norm", "block_1.c1_r.sk.weight"],
+    "span-folded": ["conv_1.eval_conv.weight", "block_2.c3_r.eval_conv.bias", "conv_2.eval_conv.weight"],
+    "compact": ["body.0.weight", "body.1.weight", "body.7.weight", "body.8.bias"],
 }
 
 
@@ -57,10 +66,10 @@ def test_feature_access_contract(name):
         y = model(x)
         stem, feats = model.forward_features(x)
         assert len(feats) == len(model.blocks) >= 1 and supports_features(model)
-        for k in range(len(feats) + 1):
-            torch.testing.assert_close(model.forward_from(k, feats[:k], stem), y)
+        for k in range(len(feats) + 1):  # exactly: the same operations on the same tensors
+            assert torch.equal(model.forward_from(k, feats[:k], stem, x=x), y), k
         k = len(feats)
-        assert not torch.allclose(model.forward_from(k, feats[:-1] + [feats[-1] * 0], stem), y)
+        assert not torch.allclose(model.forward_from(k, feats[:-1] + [feats[-1] * 0], stem, x=x), y)
     assert "mipkd" in teacher_methods(model)
 
 
@@ -93,7 +102,10 @@ def test_official_pth_is_detected_with_its_hyperparameters(tmp_path, name):
     torch.save(sd, tmp_path / "official.pth")
     loaded, spec = load_model(tmp_path / "official.pth")
     assert spec.arch == model.arch and spec.hparams == model.hparams
-    assert spec.value_range_source == "default" and spec.range_is_guess  # untrained: the probe abstains
+    if getattr(model, "range_fixed", False):  # Compact, SPAN without norm: the range is the network's
+        assert spec.value_range_source == "weights" and spec.value_range == (0.0, 1.0)
+    else:
+        assert spec.value_range_source == "default" and spec.range_is_guess  # untrained: the probe abstains
     x = torch.rand(1, 3, 16, 15)
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), model(x))

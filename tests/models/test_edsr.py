@@ -23,9 +23,9 @@ def test_feature_access_contract():
         stem, feats = model.forward_features(x)
         assert len(feats) == 4 == len(model.blocks)
         for k in range(5):
-            torch.testing.assert_close(model.forward_from(k, feats[:k], stem), y)
+            torch.testing.assert_close(model.forward_from(k, feats[:k], stem, x=x), y)
         # replacing the last feature changes the output: forward_from really uses it
-        assert not torch.allclose(model.forward_from(2, [feats[0], feats[1] * 0], stem), y)
+        assert not torch.allclose(model.forward_from(2, [feats[0], feats[1] * 0], stem, x=x), y)
 
 
 def test_parse_arch_string():
@@ -35,7 +35,7 @@ def test_parse_arch_string():
         parse_arch_string("edsr:n_feat=32")
     with pytest.raises(ConfigError, match="not a valid int"):
         parse_arch_string("edsr:n_feats=big")
-    with pytest.raises(UnknownNameError, match="available: bicubic, edsr"):
+    with pytest.raises(UnknownNameError, match="available: bicubic, compact, edsr"):
         parse_arch_string("edsrr")
     with pytest.raises(ConfigError, match="unknown hyperparameter"):
         build_model("edsr", {"depth": 3})

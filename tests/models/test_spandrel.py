@@ -17,14 +17,6 @@ from srkd.models.spandrel_import import import_spandrel
 pytestmark = pytest.mark.spandrel
 
 
-@pytest.fixture(scope="module")
-def spandrel():
-    try:
-        return import_spandrel()
-    except BackendUnavailableError as exc:
-        pytest.skip(f"{exc} (`make test-spandrel` sets up an environment with it)")
-
-
 def test_without_spandrel_foreign_layouts_name_the_extra(shared):
     try:
         import_spandrel()

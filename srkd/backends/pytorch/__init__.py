@@ -1,5 +1,6 @@
 """PyTorch: the bundle's ``student.safetensors`` run in fp32 (the reference every artifact is checked
-against) and, with ``--bf16``, in bf16 autocast + channels_last (the same file, for CPUs with bf16 units)."""
+against) and, with ``--bf16``, in bf16 autocast + channels_last (the same file, for CPUs with bf16 units).
+Both run the student's inference form (SPAN's branches folded), like every other artifact."""
 from __future__ import annotations
 
 import copy
@@ -46,8 +47,9 @@ def _can_run(device: torch.device, precision: str | None) -> CanRun:
 def _open(request: OpenRequest) -> Runner:
     from srkd.backends.pytorch.runner import TorchRunner
     from srkd.models.checkpoint import load_model
+    from srkd.models.repconv import fold_for_inference
 
-    model, _ = load_model(request.path)
+    model = fold_for_inference(load_model(request.path)[0])
     options = request.entry.options or {}
     return TorchRunner(model, spec=request.spec, precision=request.entry.precision, device=request.device,
                        threads=request.threads, channels_last=bool(options.get("channels_last", False)))

@@ -13,7 +13,8 @@ learned 1x1 projection to the student's width)::
          + lambda_block * L1(y_mix, T(x))                     (block)
          + lambda_ae * sum_k L1(D^k(E_T^k(f_T^k)), f_T^k)     (ae)
 
-Only the feature-access contract (``forward_features``/``forward_from``) is used, so any native
+Only the feature-access contract (``forward_features``/``forward_from``, which is also given the LR
+input for tails that use it) is used, so any native
 architecture pair works. The teacher runs once per step (its output is ``forward_from`` after all
 blocks); the teacher-side block pass runs with autograd on, so gradients flow through the frozen
 teacher's remaining blocks back to the mixer and the student, while its weights get none.
@@ -143,9 +144,9 @@ class MiPKD(Method):
         h, w = lq.shape[-2] * self.scale, lq.shape[-1] * self.scale
         stem_t, feats_t = self.teacher.features(lq)
         with torch.no_grad():  # T(x) from the features already computed: the teacher runs once
-            t_out = self.teacher.model.forward_from(len(feats_t), feats_t, stem_t)[..., :h, :w].float()
+            t_out = self.teacher.model.forward_from(len(feats_t), feats_t, stem_t, x=lq)[..., :h, :w].float()
         stem_s, feats_s = self.student.forward_features(lq)
-        sr = self.student.forward_from(len(feats_s), feats_s, stem_s)[..., :h, :w].float()
+        sr = self.student.forward_from(len(feats_s), feats_s, stem_s, x=lq)[..., :h, :w].float()
         pix, kd = F.l1_loss(sr, gt), F.l1_loss(sr, t_out)
 
         feat, ae, mixed, norms = sr.new_zeros(()), sr.new_zeros(()), [], []
@@ -165,7 +166,7 @@ class MiPKD(Method):
             mixed.append(d_mix)
             norms.append((n_t, n_s))
 
-        block = self._block_mix(mixed, norms, feats_t, stem_t, feats_s, stem_s)
+        block = self._block_mix(mixed, norms, feats_t, stem_t, feats_s, stem_s, lq)
         block = F.l1_loss(block[..., :h, :w].float(), t_out) if block is not None else sr.new_zeros(())
 
         loss = (cfg.lambda_pix * pix + cfg.lambda_kd * kd + cfg.lambda_feat * feat + cfg.lambda_block * block
@@ -173,7 +174,7 @@ class MiPKD(Method):
         return {"loss": loss, "pix": pix, "kd": kd, "feat": feat, "block": block, "ae": ae,
                 "mask_ratio": self.ratio.ratio.mean().detach()}
 
-    def _block_mix(self, mixed, norms, feats_t, stem_t, feats_s, stem_s) -> torch.Tensor | None:
+    def _block_mix(self, mixed, norms, feats_t, stem_t, feats_s, stem_s, lq) -> torch.Tensor | None:
         """y_mix: the mixed feature D^k(z) at one random tap k, continued through the teacher's remaining
         blocks (probability ``block_prob``) or the student's; None when ``lambda_block`` is 0."""
         if not self.cfg.lambda_block:
@@ -182,8 +183,8 @@ class MiPKD(Method):
         pt, ps = self.pos_t[k], self.pos_s[k]
         if float(torch.rand(1)) < self.cfg.block_prob:  # frozen teacher weights; gradients pass through
             with torch.enable_grad():
-                return self.teacher.model.forward_from(pt, feats_t[: pt - 1] + [mixed[k] * norms[k][0]], stem_t)
-        return self.student.forward_from(ps, feats_s[: ps - 1] + [self.bpm(k, mixed[k]) * norms[k][1]], stem_s)
+                return self.teacher.model.forward_from(pt, feats_t[: pt - 1] + [mixed[k] * norms[k][0]], stem_t, x=lq)
+        return self.student.forward_from(ps, feats_s[: ps - 1] + [self.bpm(k, mixed[k]) * norms[k][1]], stem_s, x=lq)
 
 
 def _mean_abs(f: torch.Tensor) -> torch.Tensor:
