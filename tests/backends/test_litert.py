@@ -22,6 +22,7 @@ from conftest import run_srkd
 from srkd.errors import BackendUnavailableError, ConversionError, ParityError
 from srkd.models import build_model, describe
 from srkd.models.checkpoint import save_model
+from srkd.models.repconv import fold_for_inference
 
 SIDE = 32
 FAST = {"latency_sizes": (16,), "latency_runs": 2, "images": 2, "crop": 96, "litert_side": SIDE}
@@ -37,6 +38,8 @@ STUDENTS = {
     "edsr": {"scale": 4, "n_feats": 8, "n_blocks": 2},
     "imdn": {"scale": 2, "n_feats": 12, "n_blocks": 2},
     "rfdn": {"scale": 3, "n_feats": 16, "n_blocks": 2},
+    "span": {"scale": 4, "feature_channels": 8, "n_blocks": 2},
+    "compact": {"scale": 2, "num_feat": 8, "num_conv": 3},
     "rcan": {"scale": 2, "n_feats": 16, "n_resgroups": 1, "n_resblocks": 2, "reduction": 4},
     # fixed shapes let SwinIR's window partition convert too (pnnx's dynamic graph cannot: see test_ncnn.py)
     "swinir": {"scale": 2, "embed_dim": 12, "depths": (1,), "num_heads": (2,), "window_size": 8, "num_feat": 8,
@@ -46,7 +49,7 @@ STUDENTS = {
 
 def _model(arch: str) -> torch.nn.Module:
     torch.manual_seed(0)
-    return build_model(arch, STUDENTS[arch]).eval()
+    return fold_for_inference(build_model(arch, STUDENTS[arch]).eval())  # what export converts (SPAN: folded)
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -17,6 +17,7 @@ from srkd.backends.ncnn.param import read_param
 from srkd.errors import BackendUnavailableError, ConversionError, ParityError
 from srkd.models import build_model, describe
 from srkd.models.checkpoint import save_model
+from srkd.models.repconv import fold_for_inference
 
 pytest.importorskip("ncnn", reason="ncnn is not installed (pip install 'srkd[ncnn]'; CI installs it)")
 pytest.importorskip("pnnx", reason="pnnx is not installed (pip install 'srkd[ncnn]'; CI installs it)")
@@ -32,13 +33,15 @@ STUDENTS = {
     "edsr": {"scale": 4, "n_feats": 8, "n_blocks": 2},
     "imdn": {"scale": 2, "n_feats": 12, "n_blocks": 2},
     "rfdn": {"scale": 3, "n_feats": 16, "n_blocks": 2},
+    "span": {"scale": 4, "feature_channels": 8, "n_blocks": 2},
+    "compact": {"scale": 2, "num_feat": 8, "num_conv": 3},
     "rcan": {"scale": 2, "n_feats": 16, "n_resgroups": 1, "n_resblocks": 2, "reduction": 4},
 }
 
 
 def _model(arch: str, seed: int = 0) -> torch.nn.Module:
     torch.manual_seed(seed)
-    return build_model(arch, STUDENTS[arch]).eval()
+    return fold_for_inference(build_model(arch, STUDENTS[arch]).eval())  # what export converts (SPAN: folded)
 
 
 @pytest.fixture(scope="module")
