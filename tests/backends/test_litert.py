@@ -18,11 +18,12 @@ import numpy as np
 import pytest
 import torch
 from conftest import run_srkd
+from tiny_students import STUDENTS as TINY
+from tiny_students import tiny_student
 
 from srkd.errors import BackendUnavailableError, ConversionError, ParityError
 from srkd.models import build_model, describe
 from srkd.models.checkpoint import save_model
-from srkd.models.repconv import fold_for_inference
 
 SIDE = 32
 FAST = {"latency_sizes": (16,), "latency_runs": 2, "images": 2, "crop": 96, "litert_side": SIDE}
@@ -34,22 +35,11 @@ def converts(fn):
                             "`make test-litert`)")(fn)
     return pytest.mark.litert(fn)
 
-STUDENTS = {
-    "edsr": {"scale": 4, "n_feats": 8, "n_blocks": 2},
-    "imdn": {"scale": 2, "n_feats": 12, "n_blocks": 2},
-    "rfdn": {"scale": 3, "n_feats": 16, "n_blocks": 2},
-    "span": {"scale": 4, "feature_channels": 8, "n_blocks": 2},
-    "compact": {"scale": 2, "num_feat": 8, "num_conv": 3},
-    "rcan": {"scale": 2, "n_feats": 16, "n_resgroups": 1, "n_resblocks": 2, "reduction": 4},
+STUDENTS = {**TINY,
     # fixed shapes let SwinIR's window partition convert too (pnnx's dynamic graph cannot: see test_ncnn.py)
     "swinir": {"scale": 2, "embed_dim": 12, "depths": (1,), "num_heads": (2,), "window_size": 8, "num_feat": 8,
                "upsampler": "pixelshuffledirect"},
 }
-
-
-def _model(arch: str) -> torch.nn.Module:
-    torch.manual_seed(0)
-    return fold_for_inference(build_model(arch, STUDENTS[arch]).eval())  # what export converts (SPAN: folded)
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -68,7 +58,7 @@ def test_missing_extras_are_one_line_naming_them(tmp_path, monkeypatch):
     from srkd.backends.litert.convert import require_converter
     from srkd.backends.litert.runner import require_litert
 
-    save_model(tmp_path / "s.safetensors", _model("edsr"))
+    save_model(tmp_path / "s.safetensors", tiny_student("edsr"))
     done = subprocess.run([sys.executable, "-m", "srkd", "export", str(tmp_path / "s.safetensors"), "--out",
                            str(tmp_path / "b"), "--litert"], capture_output=True, text=True, timeout=300,
                           env=_hide(tmp_path, "litert_torch"))
@@ -94,7 +84,7 @@ def bundle(tmp_path_factory):
     from srkd.export.build import export_bundle
 
     root = tmp_path_factory.mktemp("litert")
-    save_model(root / "student.safetensors", _model("edsr"), provenance={"method": "test"})
+    save_model(root / "student.safetensors", tiny_student("edsr"), provenance={"method": "test"})
     return export_bundle(root / "student.safetensors", root / "bundle", litert=True, int8=True, **FAST)
 
 
@@ -162,7 +152,7 @@ def test_every_native_student_converts(arch, tmp_path, photo):
     from srkd.backends.litert.runner import LiteRtRunner
     from srkd.backends.pytorch.runner import TorchRunner
 
-    model = _model(arch)
+    model = tiny_student(arch, hparams=STUDENTS[arch])
     spec = describe(model)
     convert_to_tflite(model, spec, tmp_path / "m.tflite", side=SIDE)
     x = np.ascontiguousarray(photo[100: 100 + SIDE, 200: 200 + SIDE].transpose(2, 0, 1)[None], dtype=np.float32) / 255
@@ -178,13 +168,13 @@ def test_a_broken_artifact_is_refused_and_no_bundle_is_written(tmp_path, monkeyp
     real = convert.convert_to_tflite
 
     def broken(model, spec, path, *, side):
-        other = _model("edsr")
+        other = tiny_student("edsr")
         with torch.no_grad():
             other.tail[-1].weight.mul_(1.05)  # the last conv: a slightly different network
         return real(other, spec, path, side=side)
 
     monkeypatch.setattr(convert, "convert_to_tflite", broken)
-    save_model(tmp_path / "s.safetensors", _model("edsr"))
+    save_model(tmp_path / "s.safetensors", tiny_student("edsr"))
     with pytest.raises(ParityError, match=r"model\.tflite: parity failed: litert:fp32: PSNR vs torch fp32"):
         export_bundle(tmp_path / "s.safetensors", tmp_path / "bundle", litert=True, **FAST)
     assert not (tmp_path / "bundle").exists()
@@ -203,7 +193,7 @@ def test_an_int8_file_that_fails_parity_is_skipped_with_its_figures(tmp_path, mo
         return recipe
 
     monkeypatch.setattr(convert, "_recipe", two_bits)
-    save_model(tmp_path / "s.safetensors", _model("edsr"))
+    save_model(tmp_path / "s.safetensors", tiny_student("edsr"))
     bundle = export_bundle(tmp_path / "s.safetensors", tmp_path / "bundle", litert=True, int8=True, **FAST)
     keys = [a.key for a in bundle.artifacts]
     assert "litert:fp32" in keys and "litert:int8" not in keys and "onnxruntime:int8" in keys
@@ -220,7 +210,7 @@ def test_a_failed_conversion_is_one_error_naming_the_file(tmp_path):
         def forward(self, x):
             return torch.linalg.svd(x)[0]  # no TFLite lowering
 
-    model = _model("edsr")
+    model = tiny_student("edsr")
     with pytest.raises(ConversionError, match=r"m\.tflite: litert-torch could not convert edsr"):
         convert_to_tflite(Odd(), describe(model), tmp_path / "m.tflite", side=SIDE)
     assert not (tmp_path / "m.tflite").exists()

@@ -10,14 +10,13 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from conftest import run_srkd
+from tiny_students import STUDENTS, tiny_student
 
 from srkd.backends.ncnn.param import read_param
 from srkd.errors import BackendUnavailableError, ConversionError, ParityError
 from srkd.models import build_model, describe
 from srkd.models.checkpoint import save_model
-from srkd.models.repconv import fold_for_inference
 
 pytest.importorskip("ncnn", reason="ncnn is not installed (pip install 'srkd[ncnn]'; CI installs it)")
 pytest.importorskip("pnnx", reason="pnnx is not installed (pip install 'srkd[ncnn]'; CI installs it)")
@@ -28,26 +27,13 @@ from srkd.backends.pytorch.runner import TorchRunner  # noqa: E402
 from srkd.export.build import export_bundle  # noqa: E402
 
 FAST = {"latency_sizes": (16,), "latency_runs": 2, "images": 2, "crop": 96}
-# small versions of every native student; SwinIR is expected to fail (see test_swinir_is_refused)
-STUDENTS = {
-    "edsr": {"scale": 4, "n_feats": 8, "n_blocks": 2},
-    "imdn": {"scale": 2, "n_feats": 12, "n_blocks": 2},
-    "rfdn": {"scale": 3, "n_feats": 16, "n_blocks": 2},
-    "span": {"scale": 4, "feature_channels": 8, "n_blocks": 2},
-    "compact": {"scale": 2, "num_feat": 8, "num_conv": 3},
-    "rcan": {"scale": 2, "n_feats": 16, "n_resgroups": 1, "n_resblocks": 2, "reduction": 4},
-}
-
-
-def _model(arch: str, seed: int = 0) -> torch.nn.Module:
-    torch.manual_seed(seed)
-    return fold_for_inference(build_model(arch, STUDENTS[arch]).eval())  # what export converts (SPAN: folded)
+# SwinIR is expected to fail (see test_swinir_is_refused)
 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     root = tmp_path_factory.mktemp("ncnn")
-    save_model(root / "student.safetensors", _model("edsr"), provenance={"method": "test"})
+    save_model(root / "student.safetensors", tiny_student("edsr"), provenance={"method": "test"})
     return export_bundle(root / "student.safetensors", root / "bundle", ncnn=True, **FAST)
 
 
@@ -81,7 +67,7 @@ def test_param_and_bin_pairs_with_the_blob_names_the_ncnn_upscalers_read(bundle)
 
 @pytest.mark.parametrize("arch", sorted(STUDENTS))
 def test_every_native_student_converts_and_takes_any_size(arch, tmp_path, photo):
-    model = _model(arch)
+    model = tiny_student(arch)
     spec = describe(model)
     info = convert_to_ncnn(model, spec, tmp_path / "m.ncnn.param", fp16=False)
     assert (tmp_path / "m.ncnn.bin").is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["m.ncnn.bin", "m.ncnn.param"]
@@ -135,7 +121,7 @@ def test_a_broken_artifact_is_refused_and_no_bundle_is_written(tmp_path, monkeyp
         return info
 
     monkeypatch.setattr(convert, "convert_to_ncnn", broken)
-    save_model(tmp_path / "s.safetensors", _model("edsr"))
+    save_model(tmp_path / "s.safetensors", tiny_student("edsr"))
     with pytest.raises(ParityError, match=r"model\.ncnn\.param: parity failed: ncnn:fp32: PSNR vs torch fp32"):
         export_bundle(tmp_path / "s.safetensors", tmp_path / "bundle", ncnn=True, **FAST)
     assert not (tmp_path / "bundle").exists()
@@ -168,7 +154,7 @@ def test_missing_extra_is_one_line_naming_it(tmp_path, monkeypatch):
             probe()
     (tmp_path / "hide").mkdir()
     (tmp_path / "hide" / "pnnx.py").write_text("raise ImportError('hidden by the test')\n")
-    save_model(tmp_path / "s.safetensors", _model("edsr"))
+    save_model(tmp_path / "s.safetensors", tiny_student("edsr"))
     done = subprocess.run([sys.executable, "-m", "srkd", "export", str(tmp_path / "s.safetensors"), "--out",
                            str(tmp_path / "b"), "--ncnn"], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path / "hide"),
