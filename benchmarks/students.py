@@ -3,9 +3,10 @@ distilled with ``kd`` from one teacher at equal settings, then scored and timed 
 
 Training is benchmarks/kd_methods.py's: every student is a kd_methods ``Run`` (tag ``students``) with
 its run folder under --out, exact resume, and its record (Set5/Set14 x4 PSNR/SSIM of the final EMA
-student) appended to --results; a recorded run whose folder still holds its student is not trained
-again (EDSR 32x8 at these settings is the KD comparison's ``kd`` seed-0 run). Then, in this one
-process, for every trained student: parameters and GFLOP at 256 px of the network every artifact
+student) appended to --results; its student is also kept, folded, under --keep
+(``benchmarks/results/students/``, committed: run folders do not survive a new machine), and a
+recorded run whose student is in either place is not trained again (EDSR 32x8 at these settings is
+the KD comparison's ``kd`` seed-0 run). Then, in this one process, for every trained student: parameters and GFLOP at 256 px of the network every artifact
 runs (SPAN with its branches folded), ``srkd export --cpu`` into ``<run folder>/bundle`` (kept while
 the student is unchanged), and the p50 at 256 px LR of every CPU backend in the bundle, all of a
 student's rows side by side with the same threads (benchmarks/cpu_backends.py's timing, ``--rounds``
@@ -50,12 +51,13 @@ from srkd.bundle.reader import load_bundle  # noqa: E402
 from srkd.errors import SrkdError  # noqa: E402
 from srkd.fsutil import sha256_file  # noqa: E402
 from srkd.host import cpu_model  # noqa: E402
-from srkd.models.checkpoint import load_model  # noqa: E402
+from srkd.models.checkpoint import load_checkpoint, load_model, save_model  # noqa: E402
 from srkd.models.repconv import fold_for_inference  # noqa: E402
 
 STUDENTS = ("edsr:n_feats=32,n_blocks=8", "span:feature_channels=28", "span:feature_channels=48",
             "compact:num_feat=64,num_conv=8", "compact:num_feat=64,num_conv=16")
 MEASURED = kdm.HERE / "results" / "students.jsonl"
+KEPT = kdm.HERE / "results" / "students"  # the trained students, folded: committed, so a new machine measures them
 STUDENT_FILE = "student_last.safetensors"
 
 
@@ -65,9 +67,27 @@ def plan(args: argparse.Namespace) -> list[kdm.Run]:
             for s in args.students]
 
 
-def bundle_for(folder: Path, *, threads: int) -> Path:
-    """``folder/bundle``, exported with ``srkd export --cpu`` unless it already holds this student."""
-    out, student = folder / "bundle", folder / STUDENT_FILE
+def student_of(run: kdm.Run, args: argparse.Namespace) -> Path | None:
+    """The trained student of ``run``: its run folder's, else the copy kept under --keep."""
+    for path in (args.out / run.key / STUDENT_FILE, args.keep / f"{run.key}.safetensors"):
+        if path.is_file():
+            return path
+    return None
+
+
+def keep(run: kdm.Run, args: argparse.Namespace) -> None:
+    """Copy the run folder's student under --keep, folded (the network every artifact runs; a quarter of
+    SPAN's trained size), with its provenance; run folders live outside the repository, this copy in it."""
+    src, dst = args.out / run.key / STUDENT_FILE, args.keep / f"{run.key}.safetensors"
+    if src.is_file() and not dst.is_file():
+        ckpt = load_checkpoint(src)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        save_model(dst, fold_for_inference(ckpt.model), provenance=(ckpt.metadata or {}).get("provenance"))
+
+
+def bundle_for(folder: Path, student: Path, *, threads: int) -> Path:
+    """``folder/bundle``, exported from ``student`` with ``srkd export --cpu`` unless it already holds it."""
+    out = folder / "bundle"
     if (out / "manifest.json").is_file() and sha256_file(out / "student.safetensors") == sha256_file(student):
         return out
     cmd = [sys.executable, "-m", "srkd", "export", str(student), "--out", str(out), "--cpu", "--overwrite",
@@ -80,13 +100,13 @@ def bundle_for(folder: Path, *, threads: int) -> Path:
 
 def measure(run: kdm.Run, scores: dict, args: argparse.Namespace) -> dict:
     """Size, cost and every CPU backend's p50 of one trained student (its rows side by side)."""
-    folder = args.out / run.key
-    model, spec = load_model(folder / STUDENT_FILE)
+    folder, student = args.out / run.key, student_of(run, args)
+    model, spec = load_model(student)
     net = fold_for_inference(model)
     row = {"key": run.key, "student": run.student, "params": sum(p.numel() for p in net.parameters()),
            "gflop": round(conv_flops(net, height=args.size, width=args.size) / 1e9, 2), "size": args.size,
            **{k: scores[k] for k in ("set5_psnr", "set14_psnr", "commit")}}
-    bundle = load_bundle(bundle_for(folder, threads=args.threads))
+    bundle = load_bundle(bundle_for(folder, student, threads=args.threads))
     runners, skipped = make_runners(bundle, args.threads)
     x = lr_inputs(args.images, [args.size], spec.scale)[args.size]
     best: dict[str, float] = {}
@@ -142,6 +162,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--out", type=Path, default=kdm.DEFAULT_OUT, help=f"run folders (default {kdm.DEFAULT_OUT})")
     ap.add_argument("--results", type=Path, default=kdm.RESULTS, help="kd_methods' training results file")
     ap.add_argument("--measured", type=Path, default=MEASURED, help="this script's JSON-lines measurements")
+    ap.add_argument("--keep", type=Path, default=KEPT, help="where the trained students are kept, folded (committed)")
     ap.add_argument("--report", action="store_true", help="print the last measurement's table and exit")
     return ap.parse_args(argv)
 
@@ -160,13 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     runs = plan(args)
     for run in runs:
         recorded = any(r["key"] == run.key for r in kdm.read_results(args.results))
-        if not (recorded and (args.out / run.key / STUDENT_FILE).is_file()):
+        if not (recorded and student_of(run, args)):
             kdm.train_and_record(run, data=args.data, bench=args.bench, out=args.out, results=args.results,
                                  ckpt_every=args.ckpt_every, commit=commit)
+        keep(run, args)
     scores = {r["key"]: r for r in kdm.read_results(args.results)}
     stamp, rows = time.strftime("%Y-%m-%dT%H:%M:%S"), []
     for run in runs:
-        if run.key not in scores or not (args.out / run.key / STUDENT_FILE).is_file():
+        if run.key not in scores or not student_of(run, args):
             print(f"{run.student}: not trained (see above); not measured", flush=True)
             continue
         try:
