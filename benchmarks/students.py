@@ -182,9 +182,10 @@ def main(argv: list[str] | None = None) -> int:
     for run in runs:
         recorded = any(r["key"] == run.key for r in kdm.read_results(args.results))
         if not (recorded and student_of(run, args)):
-            kdm.train_and_record(run, data=args.data, bench=args.bench, out=args.out, results=args.results,
-                                 ckpt_every=args.ckpt_every, commit=commit)
-        keep(run, args)
+            recorded = kdm.train_and_record(run, data=args.data, bench=args.bench, out=args.out,
+                                            results=args.results, ckpt_every=args.ckpt_every, commit=commit)
+        if recorded:  # finished: a run folder's student mid-run is never kept
+            keep(run, args)
     scores = {r["key"]: r for r in kdm.read_results(args.results)}
     stamp, rows = time.strftime("%Y-%m-%dT%H:%M:%S"), []
     for run in runs:
