@@ -164,6 +164,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--measured", type=Path, default=MEASURED, help="this script's JSON-lines measurements")
     ap.add_argument("--keep", type=Path, default=KEPT, help="where the trained students are kept, folded (committed)")
     ap.add_argument("--report", action="store_true", help="print the last measurement's table and exit")
+    ap.add_argument("--keep-only", action="store_true",
+                    help="keep the finished students (trained elsewhere, e.g. by kd_methods.py) under --keep and exit")
     return ap.parse_args(argv)
 
 
@@ -174,6 +176,13 @@ def main(argv: list[str] | None = None) -> int:
         rows = kdm.read_results(args.measured)
         last = rows[-1]["measurement"] if rows else None
         print(table([r for r in rows if r["measurement"] == last]) if rows else f"no measurements in {args.measured}")
+        return 0
+    if args.keep_only:
+        recorded = {r["key"] for r in kdm.read_results(args.results)}
+        for run in plan(args):
+            if run.key in recorded:
+                keep(run, args)
+            print(f"{run.student}: {'kept' if student_of(run, args) and run.key in recorded else 'not finished'}")
         return 0
     if not (args.teacher and args.data and args.bench):
         raise SystemExit("--teacher, --data and --bench are needed to run (or --report)")

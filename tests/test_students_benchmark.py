@@ -19,12 +19,12 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "benchmarks" / "students.py"
 
 
-def _run(tmp: Path, shared: Path, teacher: Path) -> subprocess.CompletedProcess:
+def _run(tmp: Path, shared: Path, teacher: Path, *extra: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, str(SCRIPT), "--teacher", str(teacher), "--data", str(shared / "data/train/T91"),
            "--bench", str(shared / "data/bench"), "--students", "span:feature_channels=4,n_blocks=1",
            "--steps", "4", "--batch", "2", "--patch", "16", "--precision", "fp32", "--threads", "1",
            "--ckpt-every", "2", "--size", "24", "--runs", "1", "--rounds", "1", "--out", str(tmp / "runs"),
-           "--results", str(tmp / "results.jsonl"), "--measured", str(tmp / "measured.jsonl"), "--keep", str(tmp / "kept")]
+           "--results", str(tmp / "results.jsonl"), "--measured", str(tmp / "measured.jsonl"), "--keep", str(tmp / "kept"), *extra]
     return subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
 
 
@@ -43,6 +43,11 @@ def test_kept_students_are_measured_on_a_new_machine(tmp_path, shared):
     x = torch.rand(1, 3, 12, 12)
     with torch.no_grad():
         assert torch.allclose(model(x), trained(x), atol=1e-5)
+
+    kept.unlink()  # trained elsewhere (kd_methods.py from a pinned worktree): --keep-only keeps what finished
+    again = _run(tmp_path, shared, teacher, "--keep-only")
+    assert again.returncode == 0 and "span:feature_channels=4,n_blocks=1: kept" in again.stdout, again.stderr[-2000:]
+    assert kept.is_file()
 
     shutil.rmtree(tmp_path / "runs")  # a new machine: no run folders, the kept copy and the results file remain
     second = _run(tmp_path, shared, teacher)
