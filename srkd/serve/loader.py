@@ -68,10 +68,10 @@ def open_model(ref: str | os.PathLike, *, backend: str = "auto", device: str = "
     if precision in ("fp16", "int8") and resolve_device(device) == "cpu":
         raise ConfigError(f"{ref}: --precision {precision} on torch needs a GPU; on CPU use fp32 or bf16")
     from srkd.backends.pytorch.runner import TorchRunner
-    from srkd.models.resolve import resolve_model
-
     from srkd.models.repconv import fold_for_inference
+    from srkd.models.resolve import resolve_model
 
     model, spec = resolve_model(str(ref))
     prec = "fp32" if precision == "auto" else precision
-    return TorchRunner(fold_for_inference(model), spec=spec, device=resolve_device(device), precision=prec, threads=threads)
+    return TorchRunner(fold_for_inference(model), spec=spec, device=resolve_device(device), precision=prec,
+                       threads=threads)
