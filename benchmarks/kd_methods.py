@@ -31,11 +31,15 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 from srkd.distill.config import DistillConfig, parse_value
+from srkd.distill.precision import EMULATED_BF16, cpu_bf16_units, resolve_precision
 from srkd.distill.resume import RESUME_FILE
 from srkd.distill.runlog import read_jsonl
 from srkd.distill.trainer import Trainer
 from srkd.evaluate import evaluate
+from srkd.host import cpu_model
 from srkd.models.checkpoint import load_model
 
 HERE = Path(__file__).resolve().parent
@@ -111,6 +115,15 @@ def commit_of(folder: Path) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return sha[:12] + ("+dirty" if dirty else "")
+
+
+def emulated_refusal(precision: str, *, allowed: bool) -> str | None:
+    """Why a run at ``precision`` should not start here: bf16 on a CPU that emulates it runs ~10x slower
+    than the recorded s/step (hours become days), with other arithmetic than the recorded runs'."""
+    if allowed or not resolve_precision(precision, torch.device("cpu")).emulated:
+        return None
+    return (f"--precision {precision}: {cpu_model()}: {EMULATED_BF16}; run these on a CPU with bf16 units, "
+            f"or pass --allow-emulated")
 
 
 def config_for(run: Run, *, data: list[str], folder: Path, ckpt_every: int) -> DistillConfig:
@@ -229,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", type=Path, default=RESULTS, help="the JSON-lines results file")
     ap.add_argument("--report", action="store_true", help="print the table from the results file and exit")
     ap.add_argument("--dry-run", action="store_true", help="print the plan and the estimate, run nothing")
+    ap.add_argument("--allow-emulated", action="store_true",
+                    help="train at --precision bf16 even on a CPU without bf16 units (emulated: ~10x slower)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
     if args.report:
@@ -247,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
         for r in todo:
             print(f"  {r.key}  ({estimate_s(r, done_rows) / 60:.0f} min)")
         return 0
+    refusal = emulated_refusal(args.precision, allowed=args.allow_emulated)
+    if refusal:
+        print(f"kd_methods: {refusal}", file=sys.stderr)
+        return 2
     commit = commit_of(HERE)
     for run in todo:
         train_and_record(run, data=args.data, bench=args.bench, out=args.out, results=args.results,
@@ -271,6 +290,7 @@ def train_and_record(run: Run, *, data: list[str], bench: Path, out: Path, resul
               "teacher": run.teacher, "teacher_name": Path(run.teacher).name if run.teacher else None,
               "student": run.student, "seed": run.seed, "steps": run.steps, "batch": run.batch, "patch": run.patch,
               "precision": run.precision, "threads": run.threads, "tag": run.tag, "commit": commit,
+              "cpu": cpu_model(), "cpu_bf16": ",".join(cpu_bf16_units()) or "none",
               "sec_per_step": logged_sec_per_step(folder) if math.isnan(sps) else round(sps, 4),
               "wall_s": round(time.time() - t0, 1), "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
               **score(folder, bench=bench)}

@@ -164,6 +164,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--measured", type=Path, default=MEASURED, help="this script's JSON-lines measurements")
     ap.add_argument("--keep", type=Path, default=KEPT, help="where the trained students are kept, folded (committed)")
     ap.add_argument("--report", action="store_true", help="print the last measurement's table and exit")
+    ap.add_argument("--allow-emulated", action="store_true",
+                    help="train at --precision bf16 even on a CPU without bf16 units (emulated: ~10x slower)")
     ap.add_argument("--keep-only", action="store_true",
                     help="keep the finished students (trained elsewhere, e.g. by kd_methods.py) under --keep and exit")
     return ap.parse_args(argv)
@@ -188,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--teacher, --data and --bench are needed to run (or --report)")
     commit = kdm.commit_of(kdm.HERE)
     runs = plan(args)
+    recorded_keys = {r["key"] for r in kdm.read_results(args.results)}
+    untrained = [r for r in runs if not (r.key in recorded_keys and student_of(r, args))]
+    refusal = kdm.emulated_refusal(args.precision, allowed=args.allow_emulated) if untrained else None
+    if refusal:
+        raise SystemExit(f"students: {len(untrained)} to train; {refusal}")
     for run in runs:
         recorded = any(r["key"] == run.key for r in kdm.read_results(args.results))
         if not (recorded and student_of(run, args)):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import srkd.distill.precision as prec_mod
 from srkd.models import build_model
 from srkd.models.checkpoint import save_model
 
@@ -41,6 +42,7 @@ def test_a_killed_benchmark_resumes_to_the_same_table(tmp_path, shared):
     assert whole.returncode == 0, whole.stderr
     reference = _records(tmp_path / "whole.jsonl")
     assert len(reference) == 2
+    assert all(r["cpu"] and r["cpu_bf16"] for r in reference.values())  # which machine's arithmetic
 
     # the same benchmark, killed (SIGKILL) once the second run has written its first checkpoint
     proc = subprocess.Popen(_bench(tmp_path, shared, "killed", teacher), stdout=subprocess.DEVNULL,
@@ -79,3 +81,16 @@ def test_a_killed_benchmark_resumes_to_the_same_table(tmp_path, shared):
     strip = lambda text: [line.rsplit("|", 2)[0] for line in text.splitlines()]  # drop the s/step column
     assert strip(reports[0]) == strip(reports[1])
     assert "| kd | 0 |" in reports[0] and "| scratch | 0 |" in reports[0]
+
+
+def test_bf16_runs_are_refused_where_bf16_is_emulated(monkeypatch):
+    sys.path.insert(0, str(SCRIPT.parent))
+    import kd_methods
+
+    monkeypatch.setattr(prec_mod, "cpu_flags", lambda: frozenset({"avx2", "fma"}))
+    refusal = kd_methods.emulated_refusal("bf16", allowed=False)
+    assert refusal and "emulated" in refusal and "--allow-emulated" in refusal
+    assert kd_methods.emulated_refusal("bf16", allowed=True) is None
+    assert kd_methods.emulated_refusal("fp32", allowed=False) is None
+    monkeypatch.setattr(prec_mod, "cpu_flags", lambda: frozenset({"avx2", "avx512_bf16"}))
+    assert kd_methods.emulated_refusal("bf16", allowed=False) is None

@@ -75,8 +75,9 @@ class Trainer:
         self.data = HRFolderDataset(cfg.data, scale=cfg.scale, patch=cfg.patch, progress=self.progress)
         self.loader = Prefetcher(self.data, batch=cfg.batch, seed=(cfg.seed, self.dist.rank), state=self.data_position)
         self._started = self._created = False
-        log.info("precision %s (%s), device %s, %d training images, world size %d", self.prec.name,
-                 self.prec.reason, self.device, len(self.data), self.dist.world)
+        log.log(logging.WARNING if self.prec.emulated else logging.INFO,
+                "precision %s (%s), device %s, %d training images, world size %d", self.prec.name,
+                self.prec.reason, self.device, len(self.data), self.dist.world)
 
     def _start_writing(self) -> None:
         """The first write to the run folder: made ready (see runfolder.start), the log begun, the config saved."""

@@ -51,6 +51,23 @@ class Compact(SRNet):
         layers.append(nn.Conv2d(num_feat, out_channels * scale * scale, 3, padding=1))
         self.body = nn.ModuleList(layers)
         self.upsampler = nn.PixelShuffle(scale)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """He init for the activation's negative slope, zero biases, the last conv scaled by 0.1.
+
+        PyTorch's default conv init shrinks the input's part of each layer's output by about 2.4x (the
+        biases do not shrink), so after 16 convs the residual's dependence on the input is ~1e-7 of the
+        features and a bf16 step rounds it away: 64x16 trained 2,000 kd steps stuck at the nearest-upsampled
+        input (Set5 26.26 dB), also at lr 2e-4 in fp32, while this init leaves the plateau within 250 steps.
+        The 0.1 on the last conv starts the residual small, so training starts near nearest upsampling."""
+        slope = {"prelu": 0.25, "relu": 0.0, "leakyrelu": 0.1}[self.hparams["act"]]
+        convs = [m for m in self.body if isinstance(m, nn.Conv2d)]
+        for conv in convs:
+            nn.init.kaiming_normal_(conv.weight, a=slope, nonlinearity="leaky_relu")
+            nn.init.zeros_(conv.bias)
+        with torch.no_grad():
+            convs[-1].weight.mul_(0.1)
 
     @property
     def blocks(self) -> list[nn.Module]:

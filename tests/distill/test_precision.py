@@ -45,6 +45,17 @@ def test_auto_follows_the_measurement(monkeypatch):
     assert resolve_precision("bf16", CPU, measure=never).name == "bf16"  # asked for: no measurement
 
 
+def test_explicit_bf16_on_a_cpu_without_bf16_units_is_flagged_as_emulated(monkeypatch):
+    monkeypatch.setattr(prec_mod, "cpu_flags", lambda: frozenset({"avx2", "fma", "f16c"}))
+    emulated = resolve_precision("bf16", CPU)
+    assert emulated.name == "bf16" and emulated.emulated and "emulated" in emulated.reason
+    assert resolve_precision("auto", CPU).name == "fp32"
+    monkeypatch.setattr(prec_mod, "cpu_flags", lambda: frozenset({"avx2", "avx512_bf16"}))
+    assert not resolve_precision("bf16", CPU).emulated
+    monkeypatch.setattr(prec_mod, "cpu_flags", lambda: frozenset())  # flags unknown (not x86 Linux): no claim
+    assert not resolve_precision("bf16", CPU).emulated
+
+
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
     return photo_run_folder(tmp_path_factory.mktemp("photos"), teacher_hparams={"n_feats": 8, "n_blocks": 1})
@@ -66,3 +77,15 @@ def test_trainer_records_the_choice_and_keeps_it_on_resume(photos, tmp_path, mon
     resumed.run()
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["precision"] == "bf16" and "kept on resume" in summary["precision_reason"]
+
+
+def test_trainer_warns_when_asked_for_emulated_bf16(photos, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(prec_mod, "cpu_flags", lambda: frozenset({"avx2", "fma"}))
+    cfg = DistillConfig(student="edsr:n_feats=8,n_blocks=1", method="scratch", data=[str(photos / "hr")], scale=2,
+                        steps=1, batch=2, patch=16, precision="bf16", out=str(tmp_path / "run"), val_every=100,
+                        log_every=1, threads=1)
+    with caplog.at_level("INFO", logger="srkd.distill.trainer"):
+        trainer = Trainer(cfg, progress=False)
+    trainer.close()
+    warned = [r for r in caplog.records if r.levelname == "WARNING" and "emulated" in r.getMessage()]
+    assert trainer.prec.emulated and len(warned) == 1
