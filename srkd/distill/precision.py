@@ -28,8 +28,9 @@ def cpu_flags() -> frozenset[str]:
 
 BF16_UNITS = frozenset({"amx_bf16", "avx512_bf16"})
 # What explicit --precision bf16 gets on a CPU without those units (measured on an AVX2-only AMD EPYC:
-# a 64-channel 3x3 conv + PReLU step in bf16 autocast 11-17x slower than fp32).
-EMULATED_BF16 = "this CPU has no bf16 instructions (amx_bf16/avx512_bf16), so bf16 is emulated: expect it ~10x slower than fp32"
+# a 64-channel 3x3 conv + PReLU step in bf16 autocast 11-19x slower than fp32; benchmarks/conv_precision.py).
+EMULATED_BF16 = ("this CPU has no bf16 instructions (amx_bf16/avx512_bf16), so bf16 is emulated: "
+                 "expect it ~10x slower than fp32")
 
 
 def cpu_bf16_units() -> list[str]:

@@ -56,11 +56,11 @@ class Compact(SRNet):
     def _init_weights(self) -> None:
         """He init for the activation's negative slope, zero biases, the last conv scaled by 0.1.
 
-        PyTorch's default conv init shrinks the input's part of each layer's output by about 2.4x (the
-        biases do not shrink), so after 16 convs the residual's dependence on the input is ~1e-7 of the
-        features and a bf16 step rounds it away: 64x16 trained 2,000 kd steps stuck at the nearest-upsampled
-        input (Set5 26.26 dB), also at lr 2e-4 in fp32, while this init leaves the plateau within 250 steps.
-        The 0.1 on the last conv starts the residual small, so training starts near nearest upsampling."""
+        PyTorch's default conv init shrinks the input's part of each layer's output by about 2.4x while the
+        biases stay, so after 16 convs the input moves the residual by ~1e-7 (features ~2e-2) and bf16
+        autocast rounds it away: 64x16 sat at the nearest-upsampled input (Set5 26.26 dB) for 2,000 kd steps,
+        and for 250 fp32 steps at lr 2e-4, where this init left it within 150 (benchmarks/RESULTS.md, "Why
+        Compact 64x16 did not train"). The 0.1 on the last conv starts the residual small."""
         slope = {"prelu": 0.25, "relu": 0.0, "leakyrelu": 0.1}[self.hparams["act"]]
         convs = [m for m in self.body if isinstance(m, nn.Conv2d)]
         for conv in convs:
