@@ -1,47 +1,37 @@
-"""One 64-channel 3x3 conv + activation, forward and backward (batch 16, 32 px: a training step's unit),
-in fp32 and under bf16 autocast, contiguous and channels_last, side by side: what bf16 costs on this CPU.
+"""What bf16 costs on this CPU: the trainer's own start-up measurement (``measure_cpu_speedup``: forward,
+L1 and backward in fp32 vs bf16 autocast + channels_last, best of 3 alternating rounds) for a few students
+at the training settings (batch 16, LR patch 32, 2 threads), printed as the bf16 / fp32 step-time ratio.
 
     python benchmarks/conv_precision.py
 """
 from __future__ import annotations
 
-import time
+import argparse
 
 import torch
 
-from srkd.distill.precision import cpu_bf16_units
+from srkd.distill.precision import cpu_bf16_units, measure_cpu_speedup
 from srkd.host import cpu_model
+from srkd.models import build_model, parse_arch_string
 
-
-def best_ms(fn, runs: int = 5) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times) * 1000
+STUDENTS = ("edsr:n_feats=32,n_blocks=8", "compact:num_feat=64,num_conv=8")
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--students", nargs="+", default=list(STUDENTS))
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--patch", type=int, default=32)
+    args = ap.parse_args()
     torch.set_num_threads(2)
-    torch.manual_seed(0)
-    conv, act = torch.nn.Conv2d(64, 64, 3, padding=1), torch.nn.PReLU(64)
-    x = torch.rand(16, 64, 32, 32)
-    print(f"{cpu_model()}; bf16 units: {', '.join(cpu_bf16_units()) or 'none'}; 2 threads")
-    print("| layout | fp32 ms | bf16 ms | bf16 / fp32 |\n|---|---:|---:|---:|")
-    for layout in (torch.contiguous_format, torch.channels_last):
-        xx = x.contiguous(memory_format=layout).requires_grad_()
-        c = conv.to(memory_format=layout)
-        ms = {}
-        for bf16 in (False, True):
-            def step() -> None:
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                    y = act(c(xx))
-                y.float().sum().backward()
-            ms[bf16] = best_ms(step)
-        name = "channels_last" if layout is torch.channels_last else "contiguous"
-        print(f"| {name} | {ms[False]:.1f} | {ms[True]:.1f} | {ms[True] / ms[False]:.1f}x |")
+    print(f"{cpu_model()}; bf16 units: {', '.join(cpu_bf16_units()) or 'none'}; 2 threads, batch {args.batch}, "
+          f"LR patch {args.patch}")
+    print("| student | bf16 / fp32 step time |\n|---|---:|")
+    for spec in args.students:
+        arch, hparams = parse_arch_string(spec)
+        torch.manual_seed(0)
+        model = build_model(arch, {"scale": 4, **hparams})
+        print(f"| {spec} | {1 / measure_cpu_speedup(model, batch=args.batch, patch=args.patch):.1f}x |")
 
 
 if __name__ == "__main__":

@@ -196,10 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     if refusal:
         raise SystemExit(f"students: {len(untrained)} to train; {refusal}")
     for run in runs:
-        recorded = any(r["key"] == run.key for r in kdm.read_results(args.results))
-        if not (recorded and student_of(run, args)):
-            recorded = kdm.train_and_record(run, data=args.data, bench=args.bench, out=args.out,
-                                            results=args.results, ckpt_every=args.ckpt_every, commit=commit)
+        recorded = run not in untrained or kdm.train_and_record(
+            run, data=args.data, bench=args.bench, out=args.out, results=args.results, ckpt_every=args.ckpt_every,
+            commit=commit)
         if recorded:  # finished: a run folder's student mid-run is never kept
             keep(run, args)
     scores = {r["key"]: r for r in kdm.read_results(args.results)}

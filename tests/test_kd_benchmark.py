@@ -84,7 +84,7 @@ def test_a_killed_benchmark_resumes_to_the_same_table(tmp_path, shared):
 
 
 def test_bf16_runs_are_refused_where_bf16_is_emulated(monkeypatch):
-    sys.path.insert(0, str(SCRIPT.parent))
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
     import kd_methods
 
     monkeypatch.setattr(prec_mod, "cpu_flags", lambda: frozenset({"avx2", "fma"}))

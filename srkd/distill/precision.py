@@ -28,7 +28,7 @@ def cpu_flags() -> frozenset[str]:
 
 BF16_UNITS = frozenset({"amx_bf16", "avx512_bf16"})
 # What explicit --precision bf16 gets on a CPU without those units (measured on an AVX2-only AMD EPYC:
-# a 64-channel 3x3 conv + PReLU step in bf16 autocast 11-19x slower than fp32; benchmarks/conv_precision.py).
+# a bf16 training step of EDSR 32x8 / Compact 64x8 9-12x slower than fp32; benchmarks/conv_precision.py).
 EMULATED_BF16 = ("this CPU has no bf16 instructions (amx_bf16/avx512_bf16), so bf16 is emulated: "
                  "expect it ~10x slower than fp32")
 
@@ -114,8 +114,7 @@ def resolve_precision(choice: str, device: torch.device, *, measure: Callable[[]
     alone); else fp32. The reason says which."""
     if choice == "fp32":
         return Precision("fp32", False, "asked for")
-    flags = cpu_flags()
-    if choice == "bf16" and device.type == "cpu" and flags and not flags & BF16_UNITS:  # known x86 flags, no units
+    if choice == "bf16" and device.type == "cpu" and cpu_flags() and not cpu_bf16_units():  # x86 flags known, no units
         return Precision("bf16", True, f"asked for; {EMULATED_BF16}", emulated=True)
     if choice in ("bf16", "fp16"):
         return Precision(choice, device.type == "cpu", "asked for")
