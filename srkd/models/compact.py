@@ -54,20 +54,26 @@ class Compact(SRNet):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        """He init for the activation's negative slope, zero biases, the last conv scaled by 0.1.
+        """Every inner conv starts as the identity plus N(0, 0.01^2) noise; the first and last convs He
+        for the activation's slope, the last scaled by 0.1; zero biases.
 
-        PyTorch's default conv init shrinks the input's part of each layer's output by about 2.4x while the
-        biases stay, so after 16 convs the input moves the residual by ~1e-7 (features ~2e-2) and bf16
-        autocast rounds it away: 64x16 sat at the nearest-upsampled input (Set5 26.26 dB) for 2,000 kd steps,
-        and for 250 fp32 steps at lr 2e-4, where this init left it within 150 (benchmarks/RESULTS.md, "Why
-        Compact 64x16 did not train"). The 0.1 on the last conv starts the residual small."""
+        The identity carries the input through any depth, so bf16 keeps it, and the small inner weights
+        let Adam reshape them fast. PyTorch's default conv init shrinks the input's part by ~2.4x per
+        layer while its biases stay: a 16-conv stack sat at nearest upsampling (Set5 26.26 dB) for 2,000
+        kd steps, as it did with zero biases, or with He weights x0.6. He init throughout trains every
+        depth but learns slower: 64x8 ended 0.36 dB under the default init. This one matched the default
+        on 64x8 and trained 64x16 (benchmarks/RESULTS.md, "Why Compact 64x16 did not train")."""
         slope = {"prelu": 0.25, "relu": 0.0, "leakyrelu": 0.1}[self.hparams["act"]]
         convs = [m for m in self.body if isinstance(m, nn.Conv2d)]
-        for conv in convs:
-            nn.init.kaiming_normal_(conv.weight, a=slope, nonlinearity="leaky_relu")
-            nn.init.zeros_(conv.bias)
         with torch.no_grad():
+            for conv in convs:
+                nn.init.zeros_(conv.bias)
+            for conv in (convs[0], convs[-1]):
+                nn.init.kaiming_normal_(conv.weight, a=slope, nonlinearity="leaky_relu")
             convs[-1].weight.mul_(0.1)
+            for conv in convs[1:-1]:
+                nn.init.normal_(conv.weight, std=0.01)
+                conv.weight.add_(nn.init.dirac_(torch.empty_like(conv.weight)))
 
     @property
     def blocks(self) -> list[nn.Module]:
