@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 MARKER = ".srkd-demo"
 # the demo's student: the one constant to change when another student wins the quality-for-latency table
 # (benchmarks/students.py, RESULTS.md "Which student"); any --student string works
-DEMO_STUDENT = "edsr:n_feats=32,n_blocks=4"
+DEMO_STUDENT = "compact:num_feat=64,num_conv=4"
 
 
 @dataclasses.dataclass(kw_only=True)
