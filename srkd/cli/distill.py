@@ -16,8 +16,8 @@ def _t(name: str) -> click.ParamType:
 
 @click.command()
 @click.option("--teacher", help="Teacher: a shipped name (see `srkd zoo`) or a checkpoint file.")
-@click.option("--student", help="Student architecture, ARCH[:k=v,...], e.g. edsr:n_feats=32,n_blocks=8, "
-                                "span:feature_channels=28, compact:num_feat=64,num_conv=16 (an unknown ARCH "
+@click.option("--student", help="Student architecture, ARCH[:k=v,...] (default compact:num_feat=64,num_conv=8), "
+                                "e.g. edsr:n_feats=32,n_blocks=8, span:feature_channels=28 (an unknown ARCH "
                                 "lists them all).")
 @click.option("--method", help="scratch | kd | augkd | mipkd (default kd).")
 @click.option("--method-arg", "method_args", multiple=True, metavar="K=V", help="Method option, e.g. lambda_kd=0.5 (repeatable).")

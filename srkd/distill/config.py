@@ -17,7 +17,7 @@ class DistillConfig:
     """Everything one ``srkd distill`` run needs; written resolved into the run folder."""
 
     teacher: str | None = None
-    student: str = "edsr:n_feats=32,n_blocks=8"
+    student: str = "compact:num_feat=64,num_conv=8"  # the best PSNR for its latency: RESULTS.md, "Which student"
     method: str = "kd"
     method_args: dict[str, Any] = dataclasses.field(default_factory=dict)
     data: list[str] = dataclasses.field(default_factory=list)
