@@ -60,9 +60,10 @@ class Compact(SRNet):
         The identity carries the input through any depth, so bf16 keeps it, and the small inner weights
         let Adam reshape them fast. PyTorch's default conv init shrinks the input's part by ~2.4x per
         layer while its biases stay: a 16-conv stack sat at nearest upsampling (Set5 26.26 dB) for 2,000
-        kd steps, as it did with zero biases, or with He weights x0.6. He init throughout trains every
-        depth but learns slower: 64x8 ended 0.36 dB under the default init. This one matched the default
-        on 64x8 and trained 64x16 (benchmarks/RESULTS.md, "Why Compact 64x16 did not train")."""
+        kd steps (and in probes with zero biases, or with He weights x0.6). He init throughout trained
+        every depth but learnt slower (64x8 0.36 dB under the default init). With this one, 2,000 kd steps
+        gave 64x8 31.08 dB (default init 31.04) and 64x16 31.16 (benchmarks/RESULTS.md, "Why Compact 64x16
+        did not train")."""
         slope = {"prelu": 0.25, "relu": 0.0, "leakyrelu": 0.1}[self.hparams["act"]]
         convs = [m for m in self.body if isinstance(m, nn.Conv2d)]
         with torch.no_grad():
