@@ -14,6 +14,7 @@ from srkd.distill.trainer import Trainer
 from srkd.errors import ConfigError
 from srkd.evaluate import evaluate
 from srkd.export.build import export_bundle
+from srkd.models import parse_arch_string
 from srkd.models.resolve import resolve_model
 from srkd.serve.pipeline import RunOptions, run_batch
 from srkd.serve.plan import Naming, plan_jobs
@@ -23,7 +24,7 @@ from srkd.zoo import DEFAULT_MODEL
 
 log = logging.getLogger(__name__)
 MARKER = ".srkd-demo"
-# the demo's student: the one constant to change when another student wins the quality-for-latency table
+# the demo's student (srkd demo --student overrides it): the winner of the quality-for-latency table
 # (benchmarks/students.py, RESULTS.md "Which student"); any --student string works
 DEMO_STUDENT = "compact:num_feat=64,num_conv=4"
 
@@ -66,6 +67,7 @@ def _prepare(out: Path) -> None:
 def run_demo(cfg: DemoConfig, *, progress: bool = True) -> DemoResult:
     """Distill a student from the teacher with ``kd``, score both, export, check, bench and upscale a folder."""
     out, t = Path(cfg.out), {"start": time.perf_counter()}
+    parse_arch_string(cfg.student, scale=4)  # a bad --student fails before anything is written
     _prepare(out)
     train = out / "data" / "train"
     val = out / "data" / "val"

@@ -33,3 +33,10 @@ def test_demo_chain_end_to_end(tmp_path):
     out = run_srkd("demo", "--teacher", tmp_path / "teacher.safetensors", "--steps", 1, "--out", tmp_path / "foreign")
     assert out.returncode == 1 and "not a demo folder" in out.stderr
     assert (tmp_path / "foreign" / "keep.txt").read_text() == "mine"
+
+
+
+def test_demo_refuses_a_bad_student_before_writing(tmp_path):
+    out = run_srkd("demo", "--student", "compact:num_feet=64", "--steps", 1, "--out", tmp_path / "demo")
+    assert out.returncode == 1 and "bad hyperparameter 'num_feet=64'" in out.stderr, out.stderr
+    assert not (tmp_path / "demo").exists()

@@ -11,14 +11,17 @@ from srkd.demo import DemoConfig, run_demo
               help="Folder for everything the demo makes (re-used by later demo runs).")
 @click.option("--steps", default=DemoConfig.steps, show_default=True, type=click.IntRange(1), help="Distillation steps.")
 @click.option("--teacher", default=DemoConfig.teacher, show_default=True, help="Teacher (shipped name or file).")
+@click.option("--student", default=DemoConfig.student, show_default=True,
+              help="Student, ARCH[:k=v,...] (the default: RESULTS.md, \"Which student\").")
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="torch/ORT threads (default: all cores).")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
-def command(out: str, steps: int, teacher: str, threads: int | None, quiet: bool) -> None:
+def command(out: str, steps: int, teacher: str, student: str, threads: int | None, quiet: bool) -> None:
     """The whole chain with no arguments and no downloads: distill a student from the shipped
     teacher with `kd` on scikit-image's sample photos, score teacher and student, export an
     ONNX bundle with parity and latency, and upscale a folder with it."""
-    click.echo(f"srkd demo: teacher {teacher}, {steps} kd steps, everything goes to {out}/")
-    r = run_demo(DemoConfig(out=out, steps=steps, teacher=teacher, threads=threads), progress=not quiet)
+    click.echo(f"srkd demo: teacher {teacher}, student {student}, {steps} kd steps, everything goes to {out}/")
+    r = run_demo(DemoConfig(out=out, steps=steps, teacher=teacher, student=student, threads=threads),
+                 progress=not quiet)
     click.echo("\nheld-out photos (x4, PSNR/SSIM on Y, crop 4):")
     for name, s in r.scores.items():
         click.echo(f"  {name:<22} {s['psnr']:7.3f} dB  {s['ssim']:.4f}")
