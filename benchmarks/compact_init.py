@@ -5,7 +5,8 @@ issue 19's table found 64x16 stuck), He init throughout (He for the activation's
 last conv x0.1: srkd's first fix, which trained 64x16 but cost 64x8 0.36 dB) and srkd's init (inner
 convs the identity plus N(0, 0.01^2) noise, first and last as He's), it prints the input-dependent part
 of the residual at init (the std of the residual's difference between two real LR crops), in fp32 and
-under bf16 autocast, and how well the bf16 difference follows the fp32 one (correlation: 1 = bf16 keeps the input's signal, 0 = bf16 rounded it away).
+under bf16 autocast, and how well the bf16 difference follows the fp32 one (correlation: 1 = bf16
+keeps the input's signal, 0 = bf16 rounded it away).
 
     python benchmarks/compact_init.py
 """

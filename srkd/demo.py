@@ -14,7 +14,6 @@ from srkd.distill.trainer import Trainer
 from srkd.errors import ConfigError
 from srkd.evaluate import evaluate
 from srkd.export.build import export_bundle
-from srkd.models import parse_arch_string
 from srkd.models.resolve import resolve_model
 from srkd.serve.pipeline import RunOptions, run_batch
 from srkd.serve.plan import Naming, plan_jobs
@@ -25,7 +24,7 @@ from srkd.zoo import DEFAULT_MODEL
 log = logging.getLogger(__name__)
 MARKER = ".srkd-demo"
 # the demo's student (srkd demo --student overrides it): the winner of the quality-for-latency table
-# (benchmarks/students.py, RESULTS.md "Which student"); any --student string works
+# (benchmarks/students.py, RESULTS.md "Which student") at half its depth
 DEMO_STUDENT = "compact:num_feat=64,num_conv=4"
 
 
@@ -67,18 +66,17 @@ def _prepare(out: Path) -> None:
 def run_demo(cfg: DemoConfig, *, progress: bool = True) -> DemoResult:
     """Distill a student from the teacher with ``kd``, score both, export, check, bench and upscale a folder."""
     out, t = Path(cfg.out), {"start": time.perf_counter()}
-    parse_arch_string(cfg.student, scale=4)  # a bad --student fails before anything is written
-    _prepare(out)
     train = out / "data" / "train"
     val = out / "data" / "val"
+    dcfg = DistillConfig(teacher=cfg.teacher, student=cfg.student, method="kd", data=[str(train)], val=str(val),
+                         scale=4, steps=cfg.steps, batch=cfg.batch, patch=cfg.patch, lr=cfg.lr, threads=cfg.threads,
+                         val_every=cfg.steps, ckpt_every=cfg.steps, out=str(out / "run")).validate()
+    _prepare(out)  # after validate(): a bad --student fails before anything is written
     write_sample_photos(train, TRAIN, max_side=512)
     write_sample_photos(val / "HR", HELD_OUT, max_side=256)
     images = write_sample_photos(out / "images", HELD_OUT, max_side=160)
     t["data"] = time.perf_counter()
 
-    dcfg = DistillConfig(teacher=cfg.teacher, student=cfg.student, method="kd", data=[str(train)], val=str(val),
-                         scale=4, steps=cfg.steps, batch=cfg.batch, patch=cfg.patch, lr=cfg.lr, threads=cfg.threads,
-                         val_every=cfg.steps, ckpt_every=cfg.steps, out=str(out / "run"))
     Trainer(dcfg, progress=progress).run()
     student = out / "run" / "student_best.safetensors"
     t["distill"] = time.perf_counter()

@@ -35,7 +35,6 @@ def test_demo_chain_end_to_end(tmp_path):
     assert (tmp_path / "foreign" / "keep.txt").read_text() == "mine"
 
 
-
 def test_demo_refuses_a_bad_student_before_writing(tmp_path):
     out = run_srkd("demo", "--student", "compact:num_feet=64", "--steps", 1, "--out", tmp_path / "demo")
     assert out.returncode == 1 and "bad hyperparameter 'num_feet=64'" in out.stderr, out.stderr
