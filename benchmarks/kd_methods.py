@@ -185,6 +185,15 @@ def fmt_sd(values: list[float], digits: int = 3) -> str:
     return f"{statistics.mean(values):.{digits}f} ± {sd:.{digits}f}"
 
 
+def vs_kd(rows: list[dict], kd: list[dict]) -> str:
+    """Set5 / Set14 PSNR of ``rows`` minus kd's over the same seeds (every seed must have a kd run)."""
+    kd_by_seed = {r["seed"]: r for r in kd}
+    if rows is kd or not rows or any(r["seed"] not in kd_by_seed for r in rows):
+        return "-"
+    gaps = [statistics.mean(r[f"{s}_psnr"] - kd_by_seed[r["seed"]][f"{s}_psnr"] for r in rows) for s in ("set5", "set14")]
+    return " / ".join(f"{g:+.3f}" for g in gaps)
+
+
 def report(rows: list[dict], *, tag: str | None = None) -> str:
     """Markdown table per (teacher, student, steps, ...): mean ± sd per method and options, seeds done."""
     rows = [r for r in rows if tag is None or r.get("tag") == tag]
@@ -196,8 +205,8 @@ def report(rows: list[dict], *, tag: str | None = None) -> str:
     out = []
     for (teacher, student, steps, batch, patch, prec), group in sorted(groups.items(), key=lambda kv: str(kv[0])):
         out.append(f"\nteacher {teacher}, student {student}, {steps} steps, batch {batch}, LR patch {patch}, {prec}")
-        out.append("| method | seeds | Set5 PSNR | Set14 PSNR | Set5 SSIM | Set14 SSIM | s/step |")
-        out.append("|---|---|---|---|---|---|---|")
+        out.append("| method | seeds | Set5 PSNR | Set14 PSNR | Set5 SSIM | Set14 SSIM | vs kd, same seeds | s/step |")
+        out.append("|---|---|---|---|---|---|---|---|")
         by_spec: dict[str, list[dict]] = {}
         for r in group:
             by_spec.setdefault(r["spec"], []).append(r)
@@ -207,7 +216,7 @@ def report(rows: list[dict], *, tag: str | None = None) -> str:
             sps = [r["sec_per_step"] for r in rs if r.get("sec_per_step")]
             out.append(f"| {spec} | {seeds} | {fmt_sd([r['set5_psnr'] for r in rs])} | {fmt_sd([r['set14_psnr'] for r in rs])} "
                        f"| {fmt_sd([r['set5_ssim'] for r in rs], 4)} | {fmt_sd([r['set14_ssim'] for r in rs], 4)} "
-                       f"| {statistics.median(sps) if sps else float('nan'):.3f} |")
+                       f"| {vs_kd(rs, by_spec.get('kd', []))} | {statistics.median(sps) if sps else float('nan'):.3f} |")
     return "\n".join(out).lstrip("\n")
 
 

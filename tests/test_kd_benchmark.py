@@ -94,3 +94,20 @@ def test_bf16_runs_are_refused_where_bf16_is_emulated(monkeypatch):
     assert kd_methods.emulated_refusal("fp32", allowed=False) is None
     monkeypatch.setattr(prec_mod, "cpu_flags", lambda: frozenset({"avx2", "avx512_bf16"}))
     assert kd_methods.emulated_refusal("bf16", allowed=False) is None
+
+
+def test_the_report_gives_each_method_its_gap_to_kd_over_the_same_seeds(monkeypatch):
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    import kd_methods
+
+    def row(spec: str, seed: int, set5: float, set14: float) -> dict:
+        return {"key": f"{spec}-{seed}", "spec": spec, "seed": seed, "set5_psnr": set5, "set14_psnr": set14,
+                "set5_ssim": 0.8, "set14_ssim": 0.7, "teacher_name": "T", "student": "S", "steps": 10, "batch": 2,
+                "patch": 16, "precision": "fp32", "sec_per_step": 0.1}
+
+    rows = [row("kd", 0, 30.0, 27.0), row("kd", 1, 30.2, 27.4), row("augkd", 0, 30.1, 26.9),
+            row("augkd:n_zoom_in=0", 1, 30.25, 27.3), row("mipkd", 2, 31.0, 28.0)]
+    lines = {line.split(" | ")[0].lstrip("| "): line for line in kd_methods.report(rows).splitlines()}
+    assert "| +0.100 / -0.100 |" in lines["augkd"]          # against kd's seed 0 only
+    assert "| +0.050 / -0.100 |" in lines["augkd:n_zoom_in=0"]  # against kd's seed 1 only
+    assert "| - |" in lines["mipkd"] and "| - |" in lines["kd"]  # no kd run at seed 2; kd itself
