@@ -145,7 +145,9 @@ def test_two_step_splits_the_terms_over_two_phases():
     student = build_model("edsr", {"scale": 2, "n_feats": 4, "n_blocks": 1})
     teacher = FrozenTeacher(build_model("edsr", {"scale": 2, "n_feats": 4, "n_blocks": 1}))
     m = METHODS.get("augkd")(student=student, teacher=teacher, args={"two_step": True})
-    assert m.updates_per_step == 2 and METHODS.get("augkd")(student=student, teacher=teacher, args={}).updates_per_step == 1
+    assert m.updates_per_step == 2 and METHODS.get("augkd")(student=student, teacher=teacher, args={}).updates_per_step == 2
+    one = METHODS.get("augkd")(student=student, teacher=teacher, args={"two_step": False})
+    assert one.updates_per_step == 1
     batch = {"lr": torch.rand(2, 3, 16, 16), "hr": torch.rand(2, 3, 32, 32)}
     main, aux = m(batch, phase=0), m(batch, phase=1)
     assert set(main) == {"loss", "pix", "kd"}
