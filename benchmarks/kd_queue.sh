@@ -39,4 +39,6 @@ $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag ablation --see
     --methods mipkd:mask_ratio=0.25 mipkd:mask_ratio=0.75 mipkd:mask_mode=adaptive mipkd:stages=2 mipkd:lambda_block=0
 # 5. the step budget: one seed at 8,000 steps
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag budget --seeds 0 --steps 8000 \
-    --methods kd augkd mipkd
+    --methods kd augkd mipkd augkd:two_step=true mipkd:lambda_feat=0.1
+# (a spec means the method's defaults at the run's commit: "augkd" and "mipkd" above run at 948329a,
+#  the published defaults; the defaults from 2026-12-03 on are named explicitly)
