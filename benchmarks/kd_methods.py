@@ -186,12 +186,12 @@ def fmt_sd(values: list[float], digits: int = 3) -> str:
 
 
 def vs_kd(rows: list[dict], kd: list[dict]) -> str:
-    """Set5 / Set14 PSNR of ``rows`` minus kd's over the same seeds (every seed must have a kd run)."""
+    """PSNR of ``rows`` minus kd's over the same seeds, per set of SETS ("-" unless every seed has a kd run)."""
     kd_by_seed = {r["seed"]: r for r in kd}
-    if rows is kd or not rows or any(r["seed"] not in kd_by_seed for r in rows):
+    if not rows or any(r["seed"] not in kd_by_seed for r in rows):
         return "-"
-    gaps = [statistics.mean(r[f"{s}_psnr"] - kd_by_seed[r["seed"]][f"{s}_psnr"] for r in rows) for s in ("set5", "set14")]
-    return " / ".join(f"{g:+.3f}" for g in gaps)
+    keys = [f"{name.lower()}_psnr" for name in SETS]
+    return " / ".join(f"{statistics.mean(r[k] - kd_by_seed[r['seed']][k] for r in rows):+.3f}" for k in keys)
 
 
 def report(rows: list[dict], *, tag: str | None = None) -> str:
@@ -216,7 +216,7 @@ def report(rows: list[dict], *, tag: str | None = None) -> str:
             sps = [r["sec_per_step"] for r in rs if r.get("sec_per_step")]
             out.append(f"| {spec} | {seeds} | {fmt_sd([r['set5_psnr'] for r in rs])} | {fmt_sd([r['set14_psnr'] for r in rs])} "
                        f"| {fmt_sd([r['set5_ssim'] for r in rs], 4)} | {fmt_sd([r['set14_ssim'] for r in rs], 4)} "
-                       f"| {vs_kd(rs, by_spec.get('kd', []))} | {statistics.median(sps) if sps else float('nan'):.3f} |")
+                       f"| {'-' if spec == 'kd' else vs_kd(rs, by_spec.get('kd', []))} | {statistics.median(sps) if sps else float('nan'):.3f} |")
     return "\n".join(out).lstrip("\n")
 
 
