@@ -29,20 +29,27 @@ $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag terms --seeds 
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag terms --seeds 1 2 --methods mipkd:lambda_feat=0.1
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag terms --seeds 0 --steps 4000 --methods kd
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag terms --seeds 0 \
-    --methods augkd:two_step=true,zoom_out=false augkd:two_step=true,lambda_pix=1 mipkd:lambda_feat=0.03 \
-    mipkd:lambda_feat=0.3
+    --methods augkd:two_step=true,zoom_out=false
 #     two steps with zoom-out off was 31.055 / 27.903 at seed 0 (+0.166 / +0.100 over two steps alone,
 #     and cheaper): over three seeds, to decide whether zoom_out=false joins the defaults
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag terms --seeds 1 2 \
     --methods augkd:two_step=true,zoom_out=false
+$PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag terms --seeds 0 --methods augkd:two_step=true,lambda_pix=1
 # 3. what padding the zoom-out samples costs, on a teacher that needs none (the shipped EDSR 64x16)
 $PY -u benchmarks/kd_methods.py "${common[@]}" --teacher edsr-x4 --tag padding --seeds 0 \
     --methods kd augkd augkd:zoom_out_pad_to=15
-# 4. the MiPKD ablation (seed 0; the default mipkd row is the main table's)
+# 4. the MiPKD ablation (seed 0), at the feature weight that is the default from 2026-12-03 (0.1); its
+#    reference row is mipkd:lambda_feat=0.1 seed 0 from step 2
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag ablation --seeds 0 \
-    --methods mipkd:mask_ratio=0.25 mipkd:mask_ratio=0.75 mipkd:mask_mode=adaptive mipkd:stages=2 mipkd:lambda_block=0
-# 5. the step budget: one seed at 8,000 steps
+    --methods mipkd:lambda_feat=0.1,mask_ratio=0.25 mipkd:lambda_feat=0.1,mask_ratio=0.75 \
+    mipkd:lambda_feat=0.1,mask_mode=adaptive mipkd:lambda_feat=0.1,stages=2 mipkd:lambda_feat=0.1,lambda_block=0
+#    either side of the new feature weight
+$PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag terms --seeds 0 \
+    --methods mipkd:lambda_feat=0.03 mipkd:lambda_feat=0.3
+# 5. the step budget: one seed at 8,000 steps, the defaults first, then the published settings
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag budget --seeds 0 --steps 8000 \
-    --methods kd augkd mipkd augkd:two_step=true mipkd:lambda_feat=0.1
+    --methods kd augkd:two_step=true mipkd:lambda_feat=0.1
+$PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag budget --seeds 0 --steps 8000 \
+    --methods augkd mipkd
 # (a spec means the method's defaults at the run's commit: "augkd" and "mipkd" above run at 948329a,
 #  the published defaults; the defaults from 2026-12-03 on are named explicitly)
