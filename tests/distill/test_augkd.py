@@ -69,18 +69,21 @@ def _method(**args):
     return METHODS.get("augkd")(student=student, teacher=teacher, args=args)
 
 
-def test_loss_composition_and_published_defaults():
-    m = _method()
-    assert (m.cfg.lambda_pix, m.cfg.lambda_kd, m.cfg.p, m.cfg.n_zoom_in, m.cfg.zoom_out) == (5.0, 1.0, 0.3, 1, True)
+def test_loss_composition_and_defaults():
+    m = _method()  # the published weights; zoom-out off and two steps, as measured here (RESULTS.md, section 3)
+    assert (m.cfg.lambda_pix, m.cfg.lambda_kd, m.cfg.p, m.cfg.n_zoom_in, m.cfg.zoom_out, m.cfg.two_step) == (
+        5.0, 1.0, 0.3, 1, False, True)
     batch = {"lr": torch.rand(3, 3, 8, 8), "hr": torch.rand(3, 3, 16, 16)}
+    torch.manual_seed(7)
+    assert set(m(batch)) == {"loss", "pix", "kd", "zoom_in"}  # no zoom-out terms unless asked
     for lp, lk in ((5.0, 1.0), (0.5, 2.0)):
-        m = _method(lambda_pix=lp, lambda_kd=lk)
+        m = _method(lambda_pix=lp, lambda_kd=lk, zoom_out=True)
         torch.manual_seed(7)
         parts = m(batch)
         expected = lp * (parts["pix"] + parts["zoom_out_pix"]) + lk * (parts["kd"] + parts["zoom_in"] + parts["zoom_out_kd"])
         torch.testing.assert_close(parts["loss"], expected)
     # each term against a direct computation (p=0: no label-consistency transforms; one cell)
-    m = _method(p=0.0, lambda_pix=1.0)
+    m = _method(p=0.0, lambda_pix=1.0, zoom_out=True)
     torch.manual_seed(3)
     cell = torch.randperm(4)[0].item()
     torch.manual_seed(3)
@@ -114,7 +117,7 @@ def test_zoom_out_below_the_teachers_minimum_is_padded_run_and_cropped():
     student = build_model("edsr", {"scale": 4, "n_feats": 4, "n_blocks": 1})
     tnet = build_model("rfdn", {"scale": 4, "n_feats": 8, "n_blocks": 1})  # needs >= 15 px
     teacher = FrozenTeacher(tnet)
-    m = METHODS.get("augkd")(student=student, teacher=teacher, args={"n_zoom_in": 0})
+    m = METHODS.get("augkd")(student=student, teacher=teacher, args={"n_zoom_in": 0, "zoom_out": True})
     batch = {"lr": torch.rand(2, 3, 32, 32), "hr": torch.rand(2, 3, 128, 128)}
     parts = m(batch)  # zoom-out samples are 8 px: padded to 15 (reflect 7 rows/cols), run, cropped to 32
     zo = zoom_out(batch["lr"], scale=4)
@@ -131,8 +134,9 @@ def test_zoom_out_pad_to_forces_padding_on_a_teacher_without_a_minimum():
     student = build_model("edsr", {"scale": 2, "n_feats": 4, "n_blocks": 1})
     teacher = FrozenTeacher(build_model("edsr", {"scale": 2, "n_feats": 4, "n_blocks": 1}))
     batch = {"lr": torch.rand(2, 3, 16, 16), "hr": torch.rand(2, 3, 32, 32)}
-    plain = METHODS.get("augkd")(student=student, teacher=teacher, args={"n_zoom_in": 0})
-    padded = METHODS.get("augkd")(student=student, teacher=teacher, args={"n_zoom_in": 0, "zoom_out_pad_to": 16})
+    plain = METHODS.get("augkd")(student=student, teacher=teacher, args={"n_zoom_in": 0, "zoom_out": True})
+    padded = METHODS.get("augkd")(student=student, teacher=teacher,
+                                  args={"n_zoom_in": 0, "zoom_out": True, "zoom_out_pad_to": 16})
     a, b = plain(batch), padded(batch)
     torch.testing.assert_close(a["zoom_out_pix"], b["zoom_out_pix"])  # the student is never padded here
     assert not torch.allclose(a["zoom_out_kd"], b["zoom_out_kd"])  # the teacher's labels changed near the border
@@ -144,7 +148,7 @@ def test_two_step_splits_the_terms_over_two_phases():
     torch.manual_seed(0)
     student = build_model("edsr", {"scale": 2, "n_feats": 4, "n_blocks": 1})
     teacher = FrozenTeacher(build_model("edsr", {"scale": 2, "n_feats": 4, "n_blocks": 1}))
-    m = METHODS.get("augkd")(student=student, teacher=teacher, args={"two_step": True})
+    m = METHODS.get("augkd")(student=student, teacher=teacher, args={"two_step": True, "zoom_out": True})
     assert m.updates_per_step == 2 and METHODS.get("augkd")(student=student, teacher=teacher, args={}).updates_per_step == 2
     one = METHODS.get("augkd")(student=student, teacher=teacher, args={"two_step": False})
     assert one.updates_per_step == 1
@@ -164,7 +168,7 @@ def test_two_step_trains_with_two_optimizer_steps_per_iteration_and_resumes_exac
 
     photos = photo_run_folder(tmp_path, teacher_hparams={"n_feats": 8, "n_blocks": 1})
     cfg = lambda out, steps: DistillConfig(  # noqa: E731
-        student="edsr:n_feats=8,n_blocks=2", method="augkd", method_args={"two_step": True},
+        student="edsr:n_feats=8,n_blocks=2", method="augkd", method_args={"two_step": True, "zoom_out": True},
         teacher=str(photos / "teacher.safetensors"), data=[str(photos / "hr")], scale=2, steps=steps, batch=2,
         patch=16, precision="fp32", out=str(out), val_every=100, ckpt_every=2, log_every=1, threads=1)
     whole = Trainer(cfg(tmp_path / "whole", 4), progress=False)
