@@ -2,10 +2,10 @@
 
 loss = lambda_pix * L1(S(lq), gt) + lambda_kd * L1(S(lq), T(lq))                 (main)
      + lambda_kd  * L1(F^-1(S(F(x_zi))), T(x_zi))                                  (zoom-in)
-     + lambda_pix * L1(S(x_zo), lq) + lambda_kd * L1(S(x_zo), T(x_zo))             (zoom-out)
-One optimizer step per iteration over the sum (``two_step``: main terms, then the auxiliary ones,
-each with its own optimizer step); the teacher runs twice per step (one batched
-call for lq and the zoom-in tiles, which have the same size, and one for the zoom-out batch).
+     + lambda_pix * L1(S(x_zo), lq) + lambda_kd * L1(S(x_zo), T(x_zo))             (zoom-out, if on)
+By default two optimizer steps per iteration (main terms, then the auxiliary ones) and zoom-out off,
+as measured here (AugKDConfig); ``two_step=false`` takes one step over the sum. The teacher runs once
+for lq and the zoom-in tiles together (they have the same size), and once more for the zoom-out batch.
 """
 from __future__ import annotations
 
