@@ -54,6 +54,9 @@ $PY -u benchmarks/kd_methods.py "${common[@]}" --teacher edsr-x4 --tag padding -
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag ablation --seeds 0 \
     --methods mipkd:lambda_feat=0.1,mask_ratio=0.25 mipkd:lambda_feat=0.1,mask_ratio=0.75 \
     mipkd:lambda_feat=0.1,mask_mode=adaptive mipkd:lambda_feat=0.1,stages=2 mipkd:lambda_feat=0.1,lambda_block=0
+#    and the feature mixer switched off (lambda_feat 0.03 and 0.1 scored alike at seed 0: is it the term
+#    that gains over kd?)
+$PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag ablation --seeds 0 --methods mipkd:lambda_feat=0
 # 5. the step budget (seed 0). At an equal wall clock (the methods' step is about 2.1x kd's, "Step
 #    times" in RESULTS.md): kd at 8,000 steps against the defaults at 4,000 iterations; then the defaults
 #    at 8,000 iterations (does the gap per iteration open with training?)
