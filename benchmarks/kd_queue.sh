@@ -45,10 +45,11 @@ $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag terms --seeds 
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag terms --seeds 1 2 \
     --methods augkd:two_step=true,zoom_out=false,lambda_pix=1
 # 3. what padding the zoom-out samples costs, on a teacher that needs none (the shipped EDSR 64x16),
-#    with the two steps that are the default (zoom-out on, as they need it); and the teacher's strength
-#    (31.24 dB Set5 against RFDN_x4's 32.16): kd and the augkd defaults from this teacher
+#    at the defaults but zoom-out on (two steps, lambda_pix=1); and the teacher's strength (31.24 dB Set5
+#    against RFDN_x4's 32.16): kd and the augkd defaults from this teacher
 $PY -u benchmarks/kd_methods.py "${common[@]}" --teacher edsr-x4 --tag padding --seeds 0 \
-    --methods kd augkd:two_step=true augkd:two_step=true,zoom_out_pad_to=15 augkd:two_step=true,zoom_out=false
+    --methods kd augkd:two_step=true,lambda_pix=1 augkd:two_step=true,lambda_pix=1,zoom_out_pad_to=15 \
+    augkd:two_step=true,zoom_out=false,lambda_pix=1
 # 4. the MiPKD ablation (seed 0), at the feature weight that is the default from 2026-12-03 (0.1); its
 #    reference row is mipkd:lambda_feat=0.1 seed 0 from step 2
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag ablation --seeds 0 \
@@ -62,9 +63,9 @@ $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag ablation --see
 #    at 8,000 iterations (does the gap per iteration open with training?)
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag budget --seeds 0 --steps 8000 --methods kd
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag budget --seeds 0 --steps 4000 \
-    --methods augkd:two_step=true,zoom_out=false mipkd:lambda_feat=0.1
+    --methods augkd:two_step=true,zoom_out=false,lambda_pix=1 mipkd:lambda_feat=0.1
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag budget --seeds 0 --steps 8000 \
-    --methods augkd:two_step=true,zoom_out=false mipkd:lambda_feat=0.1
+    --methods augkd:two_step=true,zoom_out=false,lambda_pix=1 mipkd:lambda_feat=0.1
 # 6. what is left: the published settings at 8,000
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag budget --seeds 0 --steps 8000 \
     --methods augkd mipkd
