@@ -30,8 +30,8 @@ class AugKDConfig:
     n_zoom_in: int = 1
     p: float = 0.3  # probability of each invertible augmentation
     # Zoom-out samples: off by default. The paper turns them on for EDSR students, but with two steps
-    # they cost 0.15 / 0.09 dB here (Set5 / Set14, 3 seeds, 2,000 iterations: 31.05 / 27.90 dB off,
-    # 30.90 / 27.81 on; benchmarks/RESULTS.md, "Section 3"), and an iteration is cheaper without them.
+    # (and lambda_pix 5) they cost 0.15 / 0.09 dB here (Set5 / Set14, 3 seeds, 2,000 iterations: 31.05 /
+    # 27.90 dB off, 30.90 / 27.81 on; benchmarks/RESULTS.md, "Section 3"); an iteration is cheaper without.
     zoom_out: bool = False
     # Zoom-out samples (LR patch / scale px) below a network's minimum input are padded as inference
     # pads them (bottom/right, reflect, replicate beyond), run, and cropped. zoom_out_pad_to raises the
