@@ -148,7 +148,8 @@ def test_two_step_splits_the_terms_over_two_phases():
     torch.manual_seed(0)
     student = build_model("edsr", {"scale": 2, "n_feats": 4, "n_blocks": 1})
     teacher = FrozenTeacher(build_model("edsr", {"scale": 2, "n_feats": 4, "n_blocks": 1}))
-    m = METHODS.get("augkd")(student=student, teacher=teacher, args={"two_step": True, "zoom_out": True, "lambda_pix": 5.0})
+    m = METHODS.get("augkd")(student=student, teacher=teacher,
+                             args={"two_step": True, "zoom_out": True, "lambda_pix": 5.0})
     assert m.updates_per_step == 2 and METHODS.get("augkd")(student=student, teacher=teacher, args={}).updates_per_step == 2
     one = METHODS.get("augkd")(student=student, teacher=teacher, args={"two_step": False})
     assert one.updates_per_step == 1
