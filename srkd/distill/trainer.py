@@ -28,6 +28,7 @@ from srkd.distill.precision import grad_scaler
 from srkd.distill.runlog import RunLog, TrainResult, write_summary
 from srkd.distill.setup import build_method, run_precision
 from srkd.errors import TrainingError
+from srkd.interrupts import uninterrupted
 from srkd.evaluate import evaluate
 from srkd.models import build_model, parse_arch_string
 from srkd.models.checkpoint import save_model
@@ -85,7 +86,8 @@ class Trainer:
             return
         self._started = True
         if self.dist.main:
-            self._created = runfolder.start(self.out, resume=self.resume, overwrite=self.overwrite)
+            with uninterrupted():  # a signal inside comes after _created is known, so discard can clean up
+                self._created = runfolder.start(self.out, resume=self.resume, overwrite=self.overwrite)
             self.runlog.begin(resumed_at=self.step if self.resume else None)
             save_config(self.cfg, self.out / "config.yaml")
         distributed.barrier(self.dist)
@@ -210,11 +212,13 @@ class Trainer:
         """Train to ``cfg.steps`` (or stop after step ``until`` without a checkpoint, as a killed run would)."""
         cfg = self.cfg
         stop = min(cfg.steps, until) if until else cfg.steps
-        self._start_writing()
-        start_step, t0 = self.step, time.perf_counter()
-        bar = tqdm(total=cfg.steps, initial=self.step, desc="distill", disable=None if self.progress else True, dynamic_ncols=True)  # None: off when not a terminal
+        bar = None
         acc: dict[str, float] = {}
-        try:
+        try:  # from the first write on: a stop before the first checkpoint leaves nothing
+            self._start_writing()
+            start_step, t0 = self.step, time.perf_counter()
+            bar = tqdm(total=cfg.steps, initial=self.step, desc="distill", disable=None if self.progress else True,
+                       dynamic_ncols=True)  # None: off when not a terminal
             while self.step < stop:
                 for k, v in self.train_step(*self.loader.next()).items():
                     acc[k] = acc.get(k, 0.0) + v
@@ -234,7 +238,8 @@ class Trainer:
                 runfolder.discard(self.out, created=self._created)
             raise
         finally:
-            bar.close()
+            if bar is not None:
+                bar.close()
             self.loader.close()
         if not cfg.val and self.dist.main:  # nothing to pick "best" by: best is the last
             save_model(self.out / "student_best.safetensors", self.ema.model, provenance=self.provenance())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 
 import click
 import pytest
@@ -95,6 +96,31 @@ def test_a_run_stopped_before_its_first_checkpoint_leaves_nothing(photos, tmp_pa
     (tmp_path / "kept" / "notes.txt").write_text("mine")
     assert _run(*_flags(photos, tmp_path / "kept")).exit_code == 130
     assert [p.name for p in (tmp_path / "kept").iterdir()] == ["notes.txt"]
+
+
+def _signal_self():
+    os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, through the CLI's handler
+
+
+def _after(real):
+    def wrapped(*args, **kwargs):
+        result = real(*args, **kwargs)
+        _signal_self()
+        return result
+    return wrapped
+
+
+@pytest.mark.parametrize("moment", ["making the folder", "config saved", "progress bar"])
+def test_a_ctrl_c_at_any_moment_of_the_first_writes_leaves_nothing(photos, tmp_path, monkeypatch, moment):
+    """The window between the first write and the first step (CI once caught a signal there: the folder stayed)."""
+    from srkd.distill import runfolder
+
+    target = {"making the folder": (runfolder, "remove_stale_temps"), "config saved": (trainer_mod, "save_config"),
+              "progress bar": (trainer_mod, "tqdm")}[moment]
+    monkeypatch.setattr(*target, _after(getattr(*target)))
+    res = _run(*_flags(photos, tmp_path / "run"))
+    assert res.exit_code == 130, res.output
+    assert "before its first checkpoint; nothing was kept" in res.stderr and not (tmp_path / "run").exists()
 
 
 def test_a_nan_loss_before_any_checkpoint_says_nothing_was_kept(photos, tmp_path, monkeypatch):
