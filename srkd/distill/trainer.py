@@ -188,11 +188,12 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         """Student (EMA) and the resume checkpoint, atomically; every rank takes part, rank 0 writes."""
-        if self.dist.main:
-            save_model(self.out / "student_last.safetensors", self.ema.model, provenance=self.provenance())
         state = self.state_dict()
         if self.dist.main:
-            resume_ckpt.write(self.out, state)
+            with uninterrupted():  # a stop mid-save comes after it: the checkpoint whole, and known to be kept
+                save_model(self.out / "student_last.safetensors", self.ema.model, provenance=self.provenance())
+                resume_ckpt.write(self.out, state)
+                self.saved_step = self.step
         distributed.barrier(self.dist)
         self.saved_step = self.step
         if self.dist.main:

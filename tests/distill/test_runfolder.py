@@ -123,6 +123,17 @@ def test_a_ctrl_c_at_any_moment_of_the_first_writes_leaves_nothing(photos, tmp_p
     assert "before its first checkpoint; nothing was kept" in res.stderr and not (tmp_path / "run").exists()
 
 
+def test_a_ctrl_c_while_the_first_checkpoint_is_written_keeps_it(photos, tmp_path, monkeypatch):
+    from srkd.distill import resume
+
+    monkeypatch.setattr(resume, "write", _after(resume.write))
+    out = tmp_path / "run"
+    res = _run(*_flags(photos, out, "--steps", "4", "--ckpt-every", "2"))
+    assert res.exit_code == 130, res.output
+    assert f"keeps the checkpoint of step 2: `srkd distill --resume {out}`" in res.stderr
+    assert (out / "resume.pt").is_file() and (out / "student_last.safetensors").is_file()
+
+
 def test_a_nan_loss_before_any_checkpoint_says_nothing_was_kept(photos, tmp_path, monkeypatch):
     import torch
 
