@@ -18,28 +18,30 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from srkd.interrupts import uninterrupted
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, *, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temp path beside ``target``; rename it onto ``target`` only if the block succeeds."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.{os.getpid()}.", suffix=suffix if suffix is not None else target.suffix + ".tmp",
-        dir=target.parent,
-    )
-    os.close(fd)
-    tmp_path = Path(tmp)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the file the mode open() would
+    tmp_path = None
     try:
+        with uninterrupted():  # a Ctrl-C just after the temp file is made comes here, where it is removed
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", dir=target.parent,
+                                       suffix=suffix if suffix is not None else target.suffix + ".tmp")
+            os.close(fd)
+            tmp_path = Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the file the mode open() would
         yield tmp_path
         with open(tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, target)
     finally:
-        if tmp_path.exists():
+        if tmp_path is not None and tmp_path.exists():
             tmp_path.unlink()
 
 

@@ -29,8 +29,13 @@ _pending = False
 
 @contextlib.contextmanager
 def uninterrupted() -> Iterator[None]:
-    """Hold a Ctrl-C/SIGTERM (noted by the srkd CLI's handler) until the block is done, then raise it."""
+    """Hold a Ctrl-C/SIGTERM (noted by the srkd CLI's handler) until the block is done, then raise it.
+    Outside the main thread it does nothing: signals interrupt only the main thread, and the held one must
+    come there."""
     global _depth, _pending
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     _depth += 1
     try:
         yield

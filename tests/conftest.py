@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -86,3 +87,12 @@ def run_srkd(*args: str, cwd: str | Path | None = None, timeout: float = 600) ->
         [sys.executable, "-m", "srkd", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
+
+
+def ctrl_c_after(real):
+    """``real``, followed by a real SIGINT to this process (through the CLI's handler when one is installed)."""
+    def wrapped(*args, **kwargs):
+        result = real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        return result
+    return wrapped

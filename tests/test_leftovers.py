@@ -105,3 +105,30 @@ def test_the_guard_off_the_main_thread_changes_no_handler():
     thread.start()
     thread.join()
     assert seen == [(True, 0)]
+
+
+def test_a_ctrl_c_just_after_the_temp_file_is_made_leaves_nothing(tmp_path, monkeypatch):
+    import tempfile
+
+    from conftest import ctrl_c_after
+
+    monkeypatch.setattr(tempfile, "mkstemp", ctrl_c_after(tempfile.mkstemp))
+    with interrupts.interrupt_guard(), pytest.raises(KeyboardInterrupt):
+        atomic_write_text(tmp_path / "config.yaml", "steps: 2\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_step_held_off_the_main_thread_holds_nothing():
+    """Signals reach only the main thread: a worker's short step must not take the main thread's interrupt."""
+    import threading
+
+    seen = []
+
+    def work():
+        with interrupts.uninterrupted():
+            seen.append(interrupts.hold())
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert seen == [False]

@@ -25,6 +25,7 @@ from srkd.bundle.manifest import (FORMAT_VERSION, MANIFEST_NAME, STUDENT_FILE, E
 from srkd.bundle.reader import Bundle, load_bundle
 from srkd.errors import ConfigError
 from srkd.export import target
+from srkd.interrupts import uninterrupted
 from srkd.export.context import BuildContext, Preflight
 from srkd.export.options import ExportOptions
 from srkd.export.parity import parity_images, thresholds
@@ -111,12 +112,15 @@ def export_bundle(
                          latency_runs=latency_runs, threads=threads, **artifacts)
     src, out = target.student_file(student), Path(out)
     target.check_target(out, overwrite=overwrite)
-    tmp = target.make_workdir(out)
+    tmp = None
     try:
+        with uninterrupted():  # a stop right after the folder is made comes here, where it is removed
+            tmp = target.make_workdir(out)
         manifest = build_into(src, tmp, out, data=data, opts=opts)
         target.move_into_place(tmp, out)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
     files = dict.fromkeys([*(a.file for a in manifest.artifacts),
                            *([manifest.export.spandrel.file] if manifest.export and manifest.export.spandrel else [])])
     log.info("%s: bundle written (%s)", out, ", ".join([*files, MANIFEST_NAME]))

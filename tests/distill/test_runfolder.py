@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 
 import click
 import pytest
@@ -14,7 +13,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import photo_run_folder
+from conftest import ctrl_c_after, photo_run_folder
 from srkd.cli import main
 from srkd.distill import trainer as trainer_mod
 from srkd.distill.config import DistillConfig, load_config
@@ -98,18 +97,6 @@ def test_a_run_stopped_before_its_first_checkpoint_leaves_nothing(photos, tmp_pa
     assert [p.name for p in (tmp_path / "kept").iterdir()] == ["notes.txt"]
 
 
-def _signal_self():
-    os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, through the CLI's handler
-
-
-def _after(real):
-    def wrapped(*args, **kwargs):
-        result = real(*args, **kwargs)
-        _signal_self()
-        return result
-    return wrapped
-
-
 @pytest.mark.parametrize("moment", ["making the folder", "config saved", "progress bar"])
 def test_a_ctrl_c_at_any_moment_of_the_first_writes_leaves_nothing(photos, tmp_path, monkeypatch, moment):
     """The window between the first write and the first step (CI once caught a signal there: the folder stayed)."""
@@ -117,7 +104,7 @@ def test_a_ctrl_c_at_any_moment_of_the_first_writes_leaves_nothing(photos, tmp_p
 
     target = {"making the folder": (runfolder, "remove_stale_temps"), "config saved": (trainer_mod, "save_config"),
               "progress bar": (trainer_mod, "tqdm")}[moment]
-    monkeypatch.setattr(*target, _after(getattr(*target)))
+    monkeypatch.setattr(*target, ctrl_c_after(getattr(*target)))
     res = _run(*_flags(photos, tmp_path / "run"))
     assert res.exit_code == 130, res.output
     assert "before its first checkpoint; nothing was kept" in res.stderr and not (tmp_path / "run").exists()
@@ -126,7 +113,7 @@ def test_a_ctrl_c_at_any_moment_of_the_first_writes_leaves_nothing(photos, tmp_p
 def test_a_ctrl_c_while_the_first_checkpoint_is_written_keeps_it(photos, tmp_path, monkeypatch):
     from srkd.distill import resume
 
-    monkeypatch.setattr(resume, "write", _after(resume.write))
+    monkeypatch.setattr(resume, "write", ctrl_c_after(resume.write))
     out = tmp_path / "run"
     res = _run(*_flags(photos, out, "--steps", "4", "--ckpt-every", "2"))
     assert res.exit_code == 130, res.output

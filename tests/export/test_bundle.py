@@ -6,6 +6,8 @@ import json
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
+from conftest import ctrl_c_after
 from export_helpers import TINY, make_student, perturb_onnx
 
 import srkd.backends.onnxruntime.make as ort_make
@@ -14,7 +16,9 @@ from srkd.backends.pytorch.runner import TorchRunner
 from srkd.bundle.choose import open_runner
 from srkd.bundle.manifest import Manifest, write_manifest
 from srkd.bundle.reader import load_bundle
+from srkd.cli import main
 from srkd.errors import CheckpointError, ConfigError, ParityError, UnknownNameError
+from srkd.export import target
 from srkd.export.build import export_bundle
 from srkd.export.check import check_bundle
 from srkd.fsutil import sha256_file
@@ -197,3 +201,11 @@ def test_unknown_export_option_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="unknown option.*int9"):
         export_bundle("edsr-x4", tmp_path / "out", int9=True)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_ctrl_c_right_after_the_build_folder_is_made_leaves_nothing(student, tmp_path, monkeypatch):
+    monkeypatch.setattr(target, "make_workdir", ctrl_c_after(target.make_workdir))
+    res = CliRunner().invoke(main, ["export", str(student), "--out", str(tmp_path / "b"), "--images", "1", "--crop",
+                                    "64", "--sizes", "16", "--runs", "1"])
+    assert res.exit_code == 130, res.output
+    assert "no bundle was written" in res.stderr and list(tmp_path.iterdir()) == []
