@@ -60,8 +60,8 @@ $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag ablation --see
 # 3b. the augkd defaults from the weaker teacher (does the gain over kd hold?)
 $PY -u benchmarks/kd_methods.py "${common[@]}" --teacher edsr-x4 --tag padding --seeds 0 \
     --methods augkd:two_step=true,zoom_out=false,lambda_pix=1
-# 5. the step budget (seed 0). At an equal wall clock (the methods' step is about 2.1x kd's, "Step
-#    times" in RESULTS.md): kd at 8,000 steps against the defaults at 4,000 iterations; then the defaults
+# 5. the step budget (seed 0). At an equal wall clock (an iteration of the defaults is about 1.9x (augkd)
+#    and 2.1x (mipkd) kd's step, "Step times" in RESULTS.md): kd at 8,000 steps against the defaults at 4,000 iterations; then the defaults
 #    at 8,000 iterations (does the gap per iteration open with training?)
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag budget --seeds 0 --steps 8000 --methods kd
 $PY -u benchmarks/kd_methods.py "${common[@]}" "${rfdn[@]}" --tag budget --seeds 0 --steps 4000 \
