@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from srkd.fsutil import atomic_save, atomic_write_text
+from srkd.interrupts import uninterrupted
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,12 @@ class RunLog:
         atomic_save(self.path, lambda tmp: tmp.write_text("".join(json.dumps(r) + "\n" for r in keep)))
 
     def plot(self, path: str | os.PathLike) -> None:
-        """Training loss and validation PSNR against step, as a PNG."""
+        """Training loss and validation PSNR against step, as a PNG. A Ctrl-C meanwhile comes when it is
+        done: one inside matplotlib's first import would become an ImportError, or be lost."""
+        with uninterrupted():
+            self._plot(path)
+
+    def _plot(self, path: str | os.PathLike) -> None:
         import matplotlib
 
         matplotlib.use("Agg")

@@ -204,3 +204,18 @@ def test_kd_methods_benchmark_still_builds_its_trainer():
     assert all(p.kind is p.KEYWORD_ONLY for n, p in params.items() if n not in ("self", "cfg"))
     source = open(os.path.join(os.path.dirname(trainer_mod.__file__), "..", "..", "benchmarks", "kd_methods.py")).read()
     assert "Trainer(config_for(" in source and "shutil.rmtree(folder)" in source
+
+
+def test_a_ctrl_c_while_the_curves_are_drawn_comes_after_them(tmp_path, monkeypatch):
+    """Inside matplotlib's first import a Ctrl-C became an ImportError (exit 1) or was lost (the run went on):
+    the plot is one short step, held whole."""
+    from srkd.distill.runlog import RunLog
+    from srkd.interrupts import interrupt_guard
+
+    log = RunLog(tmp_path / "log.jsonl")
+    log.begin(resumed_at=None)
+    log.write({"step": 2, "loss": 0.5})
+    monkeypatch.setattr(RunLog, "records", ctrl_c_after(RunLog.records))
+    with interrupt_guard(), pytest.raises(KeyboardInterrupt):
+        log.plot(tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").stat().st_size > 1000
