@@ -132,3 +132,21 @@ def test_a_step_held_off_the_main_thread_holds_nothing():
     thread.start()
     thread.join()
     assert seen == [False]
+
+
+@pytest.mark.parametrize("fixed", [False, True])
+def test_an_interrupt_caught_inside_an_import_keeps_the_exit_code(fixed, tmp_path):
+    """An interrupt inside a dataclass being built (an exec of a string: any import) used to turn srkd's
+    exit 130 into death by SIGINT (-2) when ``python -m srkd`` ended."""
+    import subprocess
+    import sys
+
+    (tmp_path / "prog.py").write_text(
+        "import sys\nfrom srkd.interrupts import ignore_from_now\n"
+        "try:\n    exec('raise KeyboardInterrupt')\nexcept KeyboardInterrupt:\n    pass\n"
+        f"{'ignore_from_now()' if fixed else 'pass'}\nsys.exit(130)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    proc = subprocess.run([sys.executable, "-m", "prog"], capture_output=True, text=True, timeout=60, env=env)
+    if not fixed and proc.returncode == 130:
+        pytest.skip("this CPython does not end by SIGINT after a caught interrupt (fixed upstream)")
+    assert proc.returncode == (130 if fixed else -signal.SIGINT), proc.stderr

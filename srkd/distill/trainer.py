@@ -5,6 +5,7 @@ holds the student and any trainable helpers; the frozen teacher is simply replic
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -60,6 +61,7 @@ class Trainer:
         saved = resume_ckpt.read(self.out) if resume else None
         self.prec = run_precision(cfg, self.student, self.device, self.dist, saved=saved)
         self.method = build_method(cfg, self.student, self.device, channels_last=self.prec.channels_last)
+        self.cfg = cfg = dataclasses.replace(cfg, method_args=self.method.resolved_args())  # defaults written out
         self.params = list(self.student.parameters()) + self.method.helper_parameters()
         self.opt = torch.optim.Adam(self.params, lr=cfg.lr, betas=(0.9, 0.99))
         self.scaler = grad_scaler(self.prec, self.device)

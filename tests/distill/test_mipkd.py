@@ -90,7 +90,7 @@ def test_adaptive_ratio_follows_the_feature_gap():
 
 @pytest.mark.parametrize("t_blocks,s_blocks,stages,scale", [(8, 4, 4, 2), (7, 3, 3, 3), (7, 3, 2, 4)])
 def test_shapes_across_width_and_depth_mismatch(t_blocks, s_blocks, stages, scale):
-    m = _pair(t_blocks=t_blocks, s_blocks=s_blocks, stages=stages, scale=scale, latent_channels=16)
+    m = _pair(t_blocks=t_blocks, s_blocks=s_blocks, stages=stages, scale=scale, latent_channels=16, lambda_block=0.1)
     assert m.pos_t == stage_positions(t_blocks, stages) and m.pos_s == stage_positions(s_blocks, stages)
     for fpm, proj in zip(m.fpm, m.bpm.proj):
         assert fpm.enc_t[0].in_channels == 32 and fpm.enc_s[0].in_channels == 8
@@ -122,7 +122,7 @@ def test_loss_on_a_fixed_batch_is_unchanged_for_edsr():
     extension must not move EDSR's numbers (either continuation of the block mixer)."""
     expected = {0.0: (4.340570449829102, 0.062162864953279495), 1.0: (4.3369903564453125, 0.026358196511864662)}
     for block_prob, (loss, block) in expected.items():
-        parts = _pair(stages=2, block_prob=block_prob, lambda_feat=1.0)(_batch())  # the weight they were taken at
+        parts = _pair(stages=2, block_prob=block_prob, lambda_feat=1.0, lambda_block=0.1)(_batch())  # the weight they were taken at
         got = torch.stack([parts[k].detach() for k in ("loss", "block", "pix", "feat")])
         torch.testing.assert_close(got, torch.tensor([loss, block, 0.26075831055641174, 2.004268169403076]))
 
@@ -174,7 +174,7 @@ def test_models_without_feature_access_and_bad_options_are_config_errors():
     with pytest.raises(ConfigError, match="student: method mipkd needs feature access"):
         METHODS.get("mipkd")(student=Opaque(), teacher=teacher, args={})
     with pytest.raises(ConfigError, match="stages=4 needs at least 4 body blocks"):
-        METHODS.get("mipkd")(student=student, teacher=teacher, args={})
+        METHODS.get("mipkd")(student=student, teacher=teacher, args={"stages": 4})
     for args, msg in (({"mask_mode": "grid"}, "mask_mode"), ({"mask_ratio": 1.5}, "mask_ratio"),
                       ({"ratio": 0.5}, "unknown option.*ratio"), ({"ratio_min": 0.8, "ratio_max": 0.2}, "ratio_min")):
         with pytest.raises(ConfigError, match=msg):
@@ -262,7 +262,8 @@ def test_span_and_compact_as_teachers(teacher, student):
     s_model = build_model(student[0], {"scale": 2, **student[1]})
     for block_prob in (0.0, 1.0):
         m = METHODS.get("mipkd")(student=s_model, teacher=FrozenTeacher(t_model), args={"stages": 2,
-                                                                                        "block_prob": block_prob})
+                                                                                        "block_prob": block_prob,
+                                                                                        "lambda_block": 0.1})
         batch = _batch()
         parts = m(batch)
         torch.testing.assert_close(parts["kd"], (m.student(batch["lr"]) - m.teacher(batch["lr"])).abs().mean())
@@ -270,3 +271,15 @@ def test_span_and_compact_as_teachers(teacher, student):
         parts["loss"].backward()
         assert all(_grads(m.student)) and all(p.grad is None for p in m.teacher.parameters())
         s_model.zero_grad()
+
+
+def test_defaults_are_two_stages_without_the_block_mixer(tmp_path):
+    """The measured defaults (RESULTS.md, "MiPKD ablation"); the published structure on request."""
+    m = _pair()
+    assert len(m.fpm) == 2 and m.bpm is None and m.cfg.lambda_feat == 0.1
+    parts = m(_batch())
+    parts["loss"].backward()
+    assert float(parts["block"]) == 0.0 and all(_grads(m.student)) and all(_grads(m.fpm))
+    published = _pair(stages=4, lambda_block=0.1)
+    assert len(published.fpm) == 4 and published.bpm is not None
+    assert m.resolved_args()["stages"] == 2 and published.resolved_args()["lambda_block"] == 0.1

@@ -33,6 +33,8 @@ class Method(nn.Module):
     needs_features = False  # uses the feature-access contract of teacher and student (docs/design.md, "Feature access")
     updates_per_step = 1  # optimizer steps per iteration; >1: forward(batch, phase=0..n-1), a step after each
 
+    cfg: Any  # the method's options dataclass (parse_method_args), set by each method
+
     def __init__(self, *, student: nn.Module, teacher: FrozenTeacher | None) -> None:
         super().__init__()
         self.student = student
@@ -40,6 +42,11 @@ class Method(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise NotImplementedError(f"{type(self).__name__} must implement forward(batch)")
+
+    def resolved_args(self) -> dict[str, Any]:
+        """Every option as this run uses it, given or default: config.yaml records them all, so that a resumed
+        run keeps its settings even where a later srkd changed a default."""
+        return dataclasses.asdict(self.cfg)
 
     def term_weights(self) -> dict[str, float]:
         """The weight of each named loss part in ``loss`` (for the per-term gradient-norm log)."""
