@@ -219,3 +219,17 @@ def test_a_ctrl_c_while_the_curves_are_drawn_comes_after_them(tmp_path, monkeypa
     with interrupt_guard(), pytest.raises(KeyboardInterrupt):
         log.plot(tmp_path / "curves.png")
     assert (tmp_path / "curves.png").stat().st_size > 1000
+
+
+def test_config_yaml_records_every_method_option(photos, tmp_path):
+    """Given and default alike: a resumed run keeps its settings even where a later srkd changes a default."""
+    import dataclasses
+
+    from srkd.distill.methods.kd import KDConfig
+
+    out = tmp_path / "run"
+    res = _run(*_flags(photos, out, "--method", "kd", "--teacher", photos / "teacher.safetensors",
+                       "--method-arg", "lambda_kd=0.5"))
+    assert res.exit_code == 0, res.output
+    saved = yaml.safe_load((out / "config.yaml").read_text())["method_args"]
+    assert saved == {**dataclasses.asdict(KDConfig()), "lambda_kd": 0.5} and len(saved) > 1
