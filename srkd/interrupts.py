@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import threading
+import time
 from typing import Iterator
 
 _depth = 0
@@ -61,14 +63,40 @@ EXIT_INTERRUPTED = 130
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+IMPORT_PATIENCE_S = 10.0  # how long the first signal waits for an import to finish
+
+
+def _importing(frame) -> bool:
+    """The main thread is inside an import (Python's import machinery is on its stack)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 class InterruptGuard:
-    """The handler: the first signal raises KeyboardInterrupt, later ones are counted only."""
+    """The handler: the first signal raises KeyboardInterrupt, later ones are counted only.
+
+    A first signal that finds the main thread inside an import is sent again a moment later, until the
+    import is done (at most ``IMPORT_PATIENCE_S``): raised there, a C extension's initialisation turns it
+    into an ImportError, a library's fallback for a missing optional module can swallow it (the run then
+    goes on, deaf to further signals), and the import's dataclasses leave CPython's exit-by-SIGINT note.
+    """
 
     def __init__(self) -> None:
         self.count = 0
         self.first: int | None = None
+        self._deferred_since: float | None = None
 
     def __call__(self, signum: int, frame: object) -> None:
+        if self.count == 0 and _importing(frame):
+            now = time.monotonic()
+            self._deferred_since = self._deferred_since or now
+            if now - self._deferred_since < IMPORT_PATIENCE_S:
+                threading.Timer(0.05, self._again, (signum,)).start()
+                return
+        self._deferred_since = None
         self.count += 1
         if self.count == 1:
             self.first = signum
@@ -80,8 +108,12 @@ class InterruptGuard:
     def interrupted(self) -> bool:
         return self.count > 0
 
+    def _again(self, signum: int) -> None:
+        if signal.getsignal(signum) is self:  # still the handler (a block's guard may be gone by now)
+            os.kill(os.getpid(), signum)
+
     def reset(self) -> None:
-        self.count, self.first = 0, None
+        self.count, self.first, self._deferred_since = 0, None, None
 
 
 _process_guard: InterruptGuard | None = None

@@ -150,3 +150,29 @@ def test_an_interrupt_caught_inside_an_import_keeps_the_exit_code(fixed, tmp_pat
     if not fixed and proc.returncode == 130:
         pytest.skip("this CPython does not end by SIGINT after a caught interrupt (fixed upstream)")
     assert proc.returncode == (130 if fixed else -signal.SIGINT), proc.stderr
+
+
+def test_a_signal_inside_an_import_comes_when_the_import_is_done(tmp_path, monkeypatch):
+    """Raised inside an import, an interrupt could become an ImportError or be swallowed by a library's
+    fallback (the run then went on, deaf to more signals): it is sent again once the import is done."""
+    import sys
+    import time
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "srkd_test_slow_import.py").write_text(
+        "import os, signal, time\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "try:\n"
+        "    t = time.monotonic()\n"
+        "    while time.monotonic() - t < 0.3:\n"
+        "        pass\n"
+        "except BaseException:  # a library's catch-all fallback\n"
+        "    pass\n"
+        "DONE = True\n")
+    try:
+        with interrupts.interrupt_guard(), pytest.raises(KeyboardInterrupt):
+            import srkd_test_slow_import  # noqa: F401
+            time.sleep(3)  # the interrupt comes here
+        assert sys.modules["srkd_test_slow_import"].DONE
+    finally:
+        sys.modules.pop("srkd_test_slow_import", None)
