@@ -63,7 +63,7 @@ EXIT_INTERRUPTED = 130
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-IMPORT_PATIENCE_S = 10.0  # how long the first signal waits for an import to finish
+IMPORT_PATIENCE_S = 10.0  # how long a first signal waits for an import to finish
 
 
 def _importing(frame) -> bool:
@@ -79,24 +79,30 @@ class InterruptGuard:
     """The handler: the first signal raises KeyboardInterrupt, later ones are counted only.
 
     A first signal that finds the main thread inside an import is sent again a moment later, until the
-    import is done (at most ``IMPORT_PATIENCE_S``): raised there, a C extension's initialisation turns it
-    into an ImportError, a library's fallback for a missing optional module can swallow it (the run then
-    goes on, deaf to further signals), and the import's dataclasses leave CPython's exit-by-SIGINT note.
+    import is done (at most ``IMPORT_PATIENCE_S``; a second signal meanwhile stops at once): raised
+    there, a C extension's initialisation turns it into an ImportError, a library's fallback for a
+    missing optional module can swallow it (the run then goes on, deaf to further signals), and the
+    import's dataclasses leave CPython's exit-by-SIGINT note. Only where the courier thread that sends
+    it again was started (``_start_courier``: wherever srkd installs the guard).
     """
 
     def __init__(self) -> None:
         self.count = 0
         self.first: int | None = None
-        self._deferred_since: float | None = None
+        self.deferred: int | None = None  # a first signal waiting for an import to end
+        self._deferred_since = 0.0
+        self._resent = False  # the next signal is the courier's
 
     def __call__(self, signum: int, frame: object) -> None:
-        if self.count == 0 and _importing(frame):
-            now = time.monotonic()
-            self._deferred_since = self._deferred_since or now
-            if now - self._deferred_since < IMPORT_PATIENCE_S:
-                threading.Timer(0.05, self._again, (signum,)).start()
+        ours, self._resent = self._resent, False
+        if self.count == 0 and _courier is not None and _importing(frame):
+            patient = time.monotonic() - (self._deferred_since or time.monotonic()) < IMPORT_PATIENCE_S
+            if patient and (self.deferred is None or ours):
+                self._deferred_since = self._deferred_since or time.monotonic()
+                self.deferred = signum
+                _send_again(self, signum)
                 return
-        self._deferred_since = None
+        self.deferred, self._deferred_since = None, 0.0
         self.count += 1
         if self.count == 1:
             self.first = signum
@@ -108,12 +114,40 @@ class InterruptGuard:
     def interrupted(self) -> bool:
         return self.count > 0
 
-    def _again(self, signum: int) -> None:
-        if signal.getsignal(signum) is self:  # still the handler (a block's guard may be gone by now)
-            os.kill(os.getpid(), signum)
-
     def reset(self) -> None:
-        self.count, self.first, self._deferred_since = 0, None, None
+        self.count, self.first, self.deferred, self._deferred_since = 0, None, None, 0.0
+
+
+# The courier: one daemon thread that sends a deferred signal again 50 ms later (a signal handler must not
+# start threads: Thread.start takes a lock the interrupted main thread may hold).
+_courier: threading.Thread | None = None
+_courier_wake = threading.Event()
+_courier_job: tuple[InterruptGuard, int] | None = None
+
+
+def _start_courier() -> None:
+    global _courier
+    if _courier is None and threading.current_thread() is threading.main_thread():
+        _courier = threading.Thread(target=_courier_loop, name="srkd-interrupt-courier", daemon=True)
+        _courier.start()
+
+
+def _send_again(guard: InterruptGuard, signum: int) -> None:
+    global _courier_job
+    _courier_job = (guard, signum)
+    _courier_wake.set()
+
+
+def _courier_loop() -> None:
+    global _courier_job
+    while True:
+        _courier_wake.wait()
+        _courier_wake.clear()
+        time.sleep(0.05)
+        job, _courier_job = _courier_job, None
+        if job is not None and job[0].deferred is not None and signal.getsignal(job[1]) is job[0]:
+            job[0]._resent = True
+            os.kill(os.getpid(), job[1])
 
 
 _process_guard: InterruptGuard | None = None
@@ -124,6 +158,7 @@ def install_for_process() -> InterruptGuard:
     where a late signal would find Python's default handlers again)."""
     global _process_guard
     if _process_guard is None:
+        _start_courier()
         _process_guard = InterruptGuard()
         for sig in SIGNALS:
             if signal.getsignal(sig) is not signal.SIG_IGN:
@@ -157,6 +192,7 @@ def interrupt_guard() -> Iterator[InterruptGuard]:
     if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
         yield guard
         return
+    _start_courier()
     for sig in SIGNALS:
         current = signal.getsignal(sig)
         if current is not signal.SIG_IGN:
@@ -167,3 +203,5 @@ def interrupt_guard() -> Iterator[InterruptGuard]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if guard.deferred is not None and not guard.interrupted:  # the block ended before it was sent again
+        raise KeyboardInterrupt

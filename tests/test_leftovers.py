@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
+import time
 
 import pytest
 
@@ -176,3 +178,35 @@ def test_a_signal_inside_an_import_comes_when_the_import_is_done(tmp_path, monke
         assert sys.modules["srkd_test_slow_import"].DONE
     finally:
         sys.modules.pop("srkd_test_slow_import", None)
+
+
+def _module(folder, name: str, body: str) -> str:
+    (folder / f"{name}.py").write_text("import os, signal, time\n\n\ndef busy(s):\n    t = time.monotonic()\n"
+                                       "    while time.monotonic() - t < s:\n        pass\n\n\n" + body)
+    return name
+
+
+def test_a_second_signal_during_an_import_stops_at_once(tmp_path, monkeypatch):
+    import importlib
+    import sys
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    name = _module(tmp_path, "srkd_test_two_signals", "os.kill(os.getpid(), signal.SIGINT)\nbusy(0.02)\n"
+                   "os.kill(os.getpid(), signal.SIGINT)\nbusy(2.0)\nDONE = True\n")
+    t0 = time.monotonic()
+    with interrupts.interrupt_guard(), pytest.raises(KeyboardInterrupt):
+        importlib.import_module(name)
+    assert time.monotonic() - t0 < 1.0 and name not in sys.modules
+
+
+def test_a_block_that_ends_before_the_signal_is_sent_again_still_stops(tmp_path, monkeypatch):
+    import importlib
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    name = _module(tmp_path, "srkd_test_quick_import", "os.kill(os.getpid(), signal.SIGINT)\n")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with interrupts.interrupt_guard():
+                importlib.import_module(name)
+    finally:
+        sys.modules.pop(name, None)

@@ -120,7 +120,9 @@ def load_config(path: str | os.PathLike | None, *, overrides: dict[str, Any]) ->
     for key, value in overrides.items():
         if key not in FIELDS:
             raise ConfigError(f"unknown config key {key!r}")
-        if value is not None and value != ():
+        if key == "method_args" and value and isinstance(values.get(key), dict):
+            values[key] = {**values[key], **value}  # --method-arg changes those options, keeps the file's others
+        elif value is not None and value != ():
             values[key] = list(value) if isinstance(value, tuple) else value
     if isinstance(values.get("data"), str):
         values["data"] = [values["data"]]

@@ -61,7 +61,13 @@ class Trainer:
         saved = resume_ckpt.read(self.out) if resume else None
         self.prec = run_precision(cfg, self.student, self.device, self.dist, saved=saved)
         self.method = build_method(cfg, self.student, self.device, channels_last=self.prec.channels_last)
-        self.cfg = cfg = dataclasses.replace(cfg, method_args=self.method.resolved_args())  # defaults written out
+        resolved = self.method.resolved_args()
+        unrecorded = sorted(set(resolved) - set(cfg.method_args))
+        if resume and unrecorded and self.dist.main:  # a config.yaml from before every option was recorded
+            log.warning("%s: config.yaml does not record the %s option(s) %s; the run goes on with today's "
+                        "defaults (%s); pass --method-arg KEY=VALUE where it started with others", self.out,
+                        cfg.method, ", ".join(unrecorded), ", ".join(f"{k}={resolved[k]}" for k in unrecorded))
+        self.cfg = cfg = dataclasses.replace(cfg, method_args=resolved)  # every option written out
         self.params = list(self.student.parameters()) + self.method.helper_parameters()
         self.opt = torch.optim.Adam(self.params, lr=cfg.lr, betas=(0.9, 0.99))
         self.scaler = grad_scaler(self.prec, self.device)

@@ -283,3 +283,27 @@ def test_defaults_are_two_stages_without_the_block_mixer(tmp_path):
     published = _pair(stages=4, lambda_block=0.1)
     assert len(published.fpm) == 4 and published.bpm is not None
     assert m.resolved_args()["stages"] == 2 and published.resolved_args()["lambda_block"] == 0.1
+
+
+def test_a_run_from_before_the_new_defaults_resumes_with_its_options(photos, tmp_path, caplog):
+    """config.yaml of older srkd recorded only the options given; the K=4 state then does not fit today's
+    K=2 default: a one-line error naming the way out, which works (and merges with the file's options)."""
+    import yaml
+    from click.testing import CliRunner
+
+    from srkd.cli import main
+
+    out = tmp_path / "old"
+    published = {"stages": 4, "lambda_block": 0.1, "latent_channels": 8}
+    Trainer(_cfg(photos, out, student="edsr:n_feats=8,n_blocks=4", method_args=published, steps=4, ckpt_every=2),
+            progress=False).run(until=3)  # stops after step 3, saved at 2
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    (out / "config.yaml").write_text(yaml.safe_dump({**saved, "method_args": {"latent_channels": 8}}))  # as then
+    res = CliRunner().invoke(main, ["distill", "--resume", str(out), "--quiet"])
+    assert res.exit_code == 1 and "does not fit this config" in res.stderr and "stages=4" in res.stderr
+    assert "config.yaml does not record the mipkd option(s)" in caplog.text and "stages=2" in caplog.text
+    res = CliRunner().invoke(main, ["distill", "--resume", str(out), "--quiet", "--method-arg", "stages=4",
+                                    "--method-arg", "lambda_block=0.1"])
+    assert res.exit_code == 0, res.output
+    args = yaml.safe_load((out / "config.yaml").read_text())["method_args"]
+    assert {k: args[k] for k in published} == published and args["lambda_feat"] == 0.1

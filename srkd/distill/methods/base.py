@@ -64,8 +64,14 @@ class Method(nn.Module):
 
     def load_helper_state(self, state: dict[str, torch.Tensor], *, where: object) -> None:
         """Restore ``helper_state()``'s dict; TrainingError naming ``where`` when it does not fit this method."""
-        missing, unexpected = self.load_state_dict(state, strict=False)
+        hint = ("; resume with the method options the run started with (--method-arg KEY=VALUE; before 2026-12-03 "
+                "mipkd's defaults were stages=4, lambda_block=0.1)")
+        try:
+            missing, unexpected = self.load_state_dict(state, strict=False)
+        except RuntimeError as exc:  # a saved tensor of another shape
+            raise TrainingError(f"{where}: the method's saved state does not fit this config "
+                                f"({str(exc).splitlines()[-1].strip()}){hint}") from None
         helper_missing = [k for k in missing if not k.startswith(("student.", "teacher."))]
         if helper_missing or unexpected:
             raise TrainingError(f"{where}: the method's saved state does not fit this config "
-                                f"(missing {helper_missing[:3]}, unexpected {unexpected[:3]})")
+                                f"(missing {helper_missing[:3]}, unexpected {unexpected[:3]}){hint}")
