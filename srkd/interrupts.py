@@ -118,31 +118,41 @@ class InterruptGuard:
         self.count, self.first, self.deferred, self._deferred_since = 0, None, None, 0.0
 
 
-# The courier: one daemon thread that sends a deferred signal again 50 ms later (a signal handler must not
-# start threads: Thread.start takes a lock the interrupted main thread may hold).
+# The courier: one daemon thread that sends a deferred signal again 50 ms later. The handler only writes a
+# byte to its pipe: it must not start a thread or take a lock (Thread.start and Event.set take locks the
+# interrupted main thread, or a handler it is already running, may hold).
 _courier: threading.Thread | None = None
-_courier_wake = threading.Event()
+_courier_pipe: tuple[int, int] | None = None
 _courier_job: tuple[InterruptGuard, int] | None = None
 
 
 def _start_courier() -> None:
-    global _courier
+    global _courier, _courier_pipe
     if _courier is None and threading.current_thread() is threading.main_thread():
-        _courier = threading.Thread(target=_courier_loop, name="srkd-interrupt-courier", daemon=True)
+        _courier_pipe = os.pipe()
+        _courier = threading.Thread(target=_courier_loop, args=(_courier_pipe[0],), name="srkd-interrupt-courier",
+                                    daemon=True)
         _courier.start()
+
+
+def _forget_courier() -> None:
+    """A forked child has the pipe but not the thread: it raises at once, as without the courier."""
+    global _courier, _courier_pipe, _courier_job
+    _courier = _courier_pipe = _courier_job = None
+
+
+os.register_at_fork(after_in_child=_forget_courier)
 
 
 def _send_again(guard: InterruptGuard, signum: int) -> None:
     global _courier_job
     _courier_job = (guard, signum)
-    _courier_wake.set()
+    os.write(_courier_pipe[1], b"!")
 
 
-def _courier_loop() -> None:
+def _courier_loop(wake: int) -> None:
     global _courier_job
-    while True:
-        _courier_wake.wait()
-        _courier_wake.clear()
+    while os.read(wake, 64):
         time.sleep(0.05)
         job, _courier_job = _courier_job, None
         if job is not None and job[0].deferred is not None and signal.getsignal(job[1]) is job[0]:

@@ -29,8 +29,8 @@ from srkd.distill.precision import grad_scaler
 from srkd.distill.runlog import RunLog, TrainResult, write_summary
 from srkd.distill.setup import build_method, run_precision
 from srkd.errors import TrainingError
-from srkd.interrupts import uninterrupted
 from srkd.evaluate import evaluate
+from srkd.interrupts import uninterrupted
 from srkd.models import build_model, parse_arch_string
 from srkd.models.checkpoint import save_model
 

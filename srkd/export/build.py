@@ -25,12 +25,12 @@ from srkd.bundle.manifest import (FORMAT_VERSION, MANIFEST_NAME, STUDENT_FILE, E
 from srkd.bundle.reader import Bundle, load_bundle
 from srkd.errors import ConfigError
 from srkd.export import target
-from srkd.interrupts import uninterrupted
 from srkd.export.context import BuildContext, Preflight
 from srkd.export.options import ExportOptions
 from srkd.export.parity import parity_images, thresholds
 from srkd.export.plan import plan_artifacts, record
 from srkd.export.spandrel import write_spandrel
+from srkd.interrupts import uninterrupted
 from srkd.models.checkpoint import load_checkpoint, load_model, save_model
 from srkd.models.repconv import fold_for_inference
 from srkd.models.spandrel_export import require_expressible
