@@ -33,10 +33,12 @@ def atomic_path(target: str | os.PathLike, *, suffix: str | None = None) -> Iter
                                        suffix=suffix if suffix is not None else target.suffix + ".tmp")
             os.close(fd)
             tmp_path = Path(tmp)
+        yield tmp_path
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the file the mode open() would
-        yield tmp_path
+        # mkstemp makes 0600, and writers that replace the file (safetensors) keep that: give the file the mode
+        # open() would
+        os.chmod(tmp_path, 0o666 & ~umask)
         with open(tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, target)

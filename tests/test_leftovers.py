@@ -210,3 +210,17 @@ def test_a_block_that_ends_before_the_signal_is_sent_again_still_stops(tmp_path,
                 importlib.import_module(name)
     finally:
         sys.modules.pop(name, None)
+
+
+def test_written_files_get_the_mode_open_would_give(tmp_path):
+    """mkstemp's 0600 used to stick to files whose writer replaces the temp file (safetensors)."""
+    from srkd.models import build_model
+    from srkd.models.checkpoint import save_model
+
+    umask = os.umask(0o022)
+    try:
+        save_model(tmp_path / "s.safetensors", build_model("edsr", {"scale": 2, "n_feats": 4, "n_blocks": 1}))
+        atomic_write_text(tmp_path / "a.json", "{}")
+    finally:
+        os.umask(umask)
+    assert {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {"s.safetensors": 0o644, "a.json": 0o644}
