@@ -157,20 +157,9 @@ def test_an_interrupt_caught_inside_an_import_keeps_the_exit_code(fixed, tmp_pat
 def test_a_signal_inside_an_import_comes_when_the_import_is_done(tmp_path, monkeypatch):
     """Raised inside an import, an interrupt could become an ImportError or be swallowed by a library's
     fallback (the run then went on, deaf to more signals): it is sent again once the import is done."""
-    import sys
-    import time
-
     monkeypatch.syspath_prepend(str(tmp_path))
-    (tmp_path / "srkd_test_slow_import.py").write_text(
-        "import os, signal, time\n"
-        "os.kill(os.getpid(), signal.SIGINT)\n"
-        "try:\n"
-        "    t = time.monotonic()\n"
-        "    while time.monotonic() - t < 0.3:\n"
-        "        pass\n"
-        "except BaseException:  # a library's catch-all fallback\n"
-        "    pass\n"
-        "DONE = True\n")
+    _module(tmp_path, "srkd_test_slow_import", "os.kill(os.getpid(), signal.SIGINT)\n"
+            "try:\n    busy(0.3)\nexcept BaseException:  # a library's catch-all fallback\n    pass\nDONE = True\n")
     try:
         with interrupts.interrupt_guard(), pytest.raises(KeyboardInterrupt):
             import srkd_test_slow_import  # noqa: F401
@@ -188,7 +177,6 @@ def _module(folder, name: str, body: str) -> str:
 
 def test_a_second_signal_during_an_import_stops_at_once(tmp_path, monkeypatch):
     import importlib
-    import sys
 
     monkeypatch.syspath_prepend(str(tmp_path))
     name = _module(tmp_path, "srkd_test_two_signals", "os.kill(os.getpid(), signal.SIGINT)\nbusy(0.02)\n"
